@@ -1,0 +1,1 @@
+"""Associative memory and fast weights: Hopfield networks, modern Hopfield layers, fast weights."""

@@ -1,0 +1,1 @@
+"""Attention: scoring functions, soft/hard/key-value/multi-head attention, pointer networks."""

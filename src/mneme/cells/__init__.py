@@ -1,0 +1,1 @@
+"""Internal memory: recurrent cells and stacks (Elman, IRNN, LSTM variants, GRU)."""
