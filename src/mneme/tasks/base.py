@@ -10,6 +10,7 @@ bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -106,13 +107,24 @@ class GeneratedTask(Task, Protocol):
         ...
 
 
+_GROUPED = re.compile(r"^(?P<metric>.+)_(?P<group>task\d+)$")
+
+
 def reduce_metrics(totals: Mapping[str, float]) -> dict[str, float]:
-    """Turn summed metrics (with ``count``) into means; keys starting with ``n_`` stay sums."""
+    """Turn summed metrics into means.
+
+    ``count`` and keys starting with ``n_`` stay sums. A key ``{metric}_task{N}`` is divided by
+    ``n_task{N}`` (per-task means in joint training); every other key by ``count``.
+    """
     count = max(float(totals.get("count", 0.0)), 1.0)
     out: dict[str, float] = {}
     for key, value in totals.items():
         if key == "count" or key.startswith("n_"):
             out[key] = float(value)
+            continue
+        grouped = _GROUPED.match(key)
+        if grouped and f"n_{grouped['group']}" in totals:
+            out[key] = float(value) / max(float(totals[f"n_{grouped['group']}"]), 1.0)
         else:
             out[key] = float(value) / count
     return out

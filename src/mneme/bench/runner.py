@@ -1,0 +1,176 @@
+"""Runs a suite's cells (in parallel worker processes, one torch thread each), resumably.
+
+``OUT/cells/KEY/`` is each cell's run directory: a finished cell (``summary.json``) is read back,
+an unfinished one resumes from its last checkpoint. ``OUT/results.json``, ``OUT/results.md`` and
+``OUT/plots/`` are rewritten from every finished cell at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from mneme.bench.suites import Cell, Suite
+from mneme.errors import MissingDataError, UserError
+from mneme.train.checkpoint import atomic_write_text
+
+
+def cell_rows(cell: Cell, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """``results.json`` rows of a finished cell: one per repeat, the selected one marked."""
+    rows = []
+    for rep in summary["repeats"]:
+        row: dict[str, Any] = {
+            "cell": cell.key,
+            "group": cell.group,
+            "task": _task_label(cell),
+            "model": cell.model_name,
+            "seed": rep["seed"],
+            "selected": rep["dir"] == summary["selected"],
+            "steps": rep["steps"],
+            "seconds": rep["seconds"],
+            "best_epoch": rep["best_epoch"],
+        }
+        row.update({f"valid_{k}": v for k, v in rep["valid"].items()})
+        row.update({f"test_{k}": v for k, v in rep["test"].items()})
+        rows.append(row)
+    return rows
+
+
+def _task_label(cell: Cell) -> str:
+    task = cell.task
+    if getattr(task, "joint", False):
+        return f"{cell.task_name}-joint"
+    task_id = getattr(task, "task_id", None)
+    return f"{cell.task_name}{task_id}" if task_id is not None else cell.task_name
+
+
+def run_cell(cell: Cell, out: str) -> tuple[str, dict[str, Any] | None, str | None]:
+    """Train one cell in this process; returns (key, summary or None, missing-data message)."""
+    import torch
+
+    from mneme.train.run import RunConfig, train_run
+
+    torch.set_num_threads(cell.train.threads)
+    run_dir = Path(out) / "cells" / cell.key
+    config = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model, cell.train)
+    try:
+        summary = train_run(
+            config, run_dir, resume=(run_dir / "config.json").exists(), progress=False
+        )
+    except MissingDataError as exc:
+        return cell.key, None, str(exc)
+    return cell.key, summary, None
+
+
+def run_suite(suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2) -> int:
+    """Run every cell of ``suite`` into ``out`` and write the reports.
+
+    Cells whose data is missing are reported (what is missing, how to get it) and skipped.
+
+    Returns:
+        0 when every runnable cell finished, 1 when no cell could run at all.
+    """
+    from tqdm.auto import tqdm
+
+    from mneme.bench.report import write_reports
+
+    out.mkdir(parents=True, exist_ok=True)
+    cells = suite.build(data_dir)
+    done: dict[str, dict[str, Any]] = {}
+    pending: list[Cell] = []
+    for cell in cells:
+        summary_path = out / "cells" / cell.key / "summary.json"
+        if summary_path.is_file():
+            done[cell.key] = json.loads(summary_path.read_text())
+        else:
+            pending.append(cell)
+    print(
+        f"suite {suite.name}: {len(cells)} cells, {len(done)} already finished in {out}, "
+        f"{len(pending)} to run with {jobs} job(s)",
+        flush=True,
+    )
+    missing: dict[str, str] = {}
+    started = time.perf_counter()
+    bar = tqdm(total=len(cells), initial=len(done), unit="cell", dynamic_ncols=True)
+    try:
+        if jobs == 1 or len(pending) <= 1:
+            for cell in pending:
+                key, summary, problem = run_cell(cell, str(out))
+                _collect(key, summary, problem, done, missing, bar)
+        else:
+            _run_parallel(pending, out, jobs, done, missing, bar)
+    finally:
+        bar.close()
+    for message in sorted(set(missing.values())):
+        print(f"skipped (data missing): {message}", file=sys.stderr)
+    finished = [(cell, done[cell.key]) for cell in cells if cell.key in done]
+    rows = [row for cell, summary in finished for row in cell_rows(cell, summary)]
+    atomic_write_text(out / "results.json", json.dumps(rows, indent=2) + "\n")
+    table = write_reports(suite, finished, out, seconds=time.perf_counter() - started)
+    print(table)
+    print(f"wrote {out / 'results.md'}, {out / 'results.json'} and {out / 'plots'}")
+    if not finished:
+        print(f"mneme: error: no cell of suite {suite.name} could run", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _collect(
+    key: str,
+    summary: dict[str, Any] | None,
+    problem: str | None,
+    done: dict[str, dict[str, Any]],
+    missing: dict[str, str],
+    bar: Any,
+) -> None:
+    if summary is not None and not summary.get("interrupted"):
+        done[key] = summary
+        err = summary["test"].get("error")
+        bar.set_postfix_str(f"{key}: test error {100 * err:.1f}%" if err is not None else key)
+    elif problem is not None:
+        missing[key] = problem
+    bar.update(1)
+
+
+def _run_parallel(
+    pending: list[Cell],
+    out: Path,
+    jobs: int,
+    done: dict[str, dict[str, Any]],
+    missing: dict[str, str],
+    bar: Any,
+) -> None:
+    # One intra-op thread per worker: two small models side by side beat one using both cores.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        # Longest cells first keeps both workers busy to the end.
+        order = sorted(pending, key=lambda c: -_cost(c))
+        futures: dict[Future[Any], Cell] = {pool.submit(run_cell, c, str(out)): c for c in order}
+        remaining = set(futures)
+        try:
+            while remaining:
+                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key, summary, problem = future.result()
+                    _collect(key, summary, problem, done, missing, bar)
+        except KeyboardInterrupt:
+            for future in remaining:
+                future.cancel()
+            raise UserError(
+                f"interrupted; finished cells are kept in {out}: rerun the same command to resume"
+            ) from None
+
+
+def _cost(cell: Cell) -> float:
+    """A rough relative cost, for scheduling the longest cells first."""
+    size = 10.0 if getattr(cell.task, "size", "1k") == "10k" else 1.0
+    joint = 20.0 if getattr(cell.task, "joint", False) else 1.0
+    model = 4.0 if cell.model_name == "lstm" else 1.0
+    return size * joint * model * cell.train.epochs * cell.train.repeats

@@ -1,0 +1,171 @@
+"""Named benchmark suites: lists of cells (task, model, config, seeds, budget).
+
+``quick`` is the main job (``make run``, under ~10 minutes on 2 cores); ``babi-1k`` and
+``babi-10k`` reproduce Table 1 of Sukhbaatar et al. 2015 (single-task and joint MemN2N, LSTM).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mneme import registry
+from mneme.errors import UserError
+from mneme.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of a suite.
+
+    Attributes:
+        key: unique name, also the cell's directory under ``OUT/cells/``.
+        group: the report column it belongs to (``memn2n``, ``memn2n-joint``, ``lstm``).
+        task_name, task, model_name, model, train: what ``mneme train`` would be given.
+    """
+
+    key: str
+    group: str
+    task_name: str
+    task: Any
+    model_name: str
+    model: Any
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named list of cells and how to report them."""
+
+    name: str
+    description: str
+    build: Callable[[str | None], list[Cell]]
+    report: str
+    """Report layout: ``babi-1k`` or ``babi-10k``."""
+
+
+def recipe_cell(
+    key: str,
+    group: str,
+    task_name: str,
+    task: Any,
+    model_name: str,
+    *,
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> Cell:
+    """A cell that trains with the published recipe for (task, model), then the overrides."""
+    model_cls = registry.model_entry(model_name).config_class()
+    model = dataclasses.replace(model_cls(), **(model_overrides or {}))
+    model, train = registry.recipe(task_name, model_name, task, model)
+    train = dataclasses.replace(train, progress=False, **(train_overrides or {}))
+    return Cell(key, group, task_name, task, model_name, model, train)
+
+
+def _babi_cells(
+    data_dir: str | None,
+    size: str,
+    tasks: Sequence[int],
+    *,
+    memn2n_repeats: int,
+    joint_repeats: int,
+    lstm_repeats: int,
+    lstm_epochs: int,
+) -> list[Cell]:
+    from mneme.tasks.babi import BabiConfig
+
+    cells: list[Cell] = []
+    for t in tasks:
+        task = BabiConfig(task_id=t, size=size, data_dir=data_dir)  # type: ignore[arg-type]
+        cells.append(
+            recipe_cell(
+                f"memn2n-{size}-task{t:02d}",
+                "memn2n",
+                "babi",
+                task,
+                "memn2n",
+                train_overrides={"repeats": memn2n_repeats},
+            )
+        )
+    if joint_repeats:
+        task = BabiConfig(joint=True, size=size, data_dir=data_dir)  # type: ignore[arg-type]
+        cells.append(
+            recipe_cell(
+                f"memn2n-joint-{size}",
+                "memn2n-joint",
+                "babi",
+                task,
+                "memn2n",
+                train_overrides={"repeats": joint_repeats},
+            )
+        )
+    for t in tasks:
+        task = BabiConfig(task_id=t, size=size, data_dir=data_dir)  # type: ignore[arg-type]
+        cells.append(
+            recipe_cell(
+                f"lstm-{size}-task{t:02d}",
+                "lstm",
+                "babi",
+                task,
+                "lstm",
+                train_overrides={"repeats": lstm_repeats, "epochs": lstm_epochs},
+            )
+        )
+    return cells
+
+
+QUICK_TASKS = (1, 2, 4, 6, 15)
+
+SUITES: dict[str, Suite] = {
+    "quick": Suite(
+        "quick",
+        f"MemN2N (PE LS RN, paper recipe) and LSTM on bAbI 1k tasks {QUICK_TASKS}, one seed",
+        lambda data_dir: _babi_cells(
+            data_dir,
+            "1k",
+            QUICK_TASKS,
+            memn2n_repeats=1,
+            joint_repeats=0,
+            lstm_repeats=1,
+            lstm_epochs=20,
+        ),
+        report="babi-1k",
+    ),
+    "babi-1k": Suite(
+        "babi-1k",
+        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 5) and joint, LSTM (Table 1)",
+        lambda data_dir: _babi_cells(
+            data_dir,
+            "1k",
+            range(1, 21),
+            memn2n_repeats=5,
+            joint_repeats=1,
+            lstm_repeats=1,
+            lstm_epochs=60,
+        ),
+        report="babi-1k",
+    ),
+    "babi-10k": Suite(
+        "babi-10k",
+        "bAbI 10k, 20 tasks (task 3 training file absent here): MemN2N PE LS RN single, LSTM",
+        lambda data_dir: _babi_cells(
+            data_dir,
+            "10k",
+            range(1, 21),
+            memn2n_repeats=1,
+            joint_repeats=0,
+            lstm_repeats=1,
+            lstm_epochs=20,
+        ),
+        report="babi-10k",
+    ),
+}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite ``name``; ``UserError`` listing the known suites otherwise."""
+    if name not in SUITES:
+        raise UserError(f"unknown suite {name!r}; known suites: {', '.join(SUITES)}")
+    return SUITES[name]

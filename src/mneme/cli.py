@@ -1,0 +1,329 @@
+"""The ``mneme`` command: the only place that reads argv and the environment.
+
+    mneme train --task babi --task.task-id 1 --model memn2n [--train.epochs 20] [--out RUN]
+    mneme train --resume RUN
+    mneme eval RUN [--json] [--split test] [--task.FIELD VALUE ...]
+    mneme bench --suite quick|babi-1k|babi-10k [--out DIR] [--jobs 2]
+    mneme plot RUN
+    mneme ask RUN [--plot PNG]
+    mneme data babi --from PATH_OR_URL
+
+User mistakes print one line ``mneme: error: ...`` and exit with code 2; an interrupted training
+exits with 130 after saving a checkpoint to resume from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mneme import __version__
+from mneme.errors import NonFiniteLossError, UserError
+
+DATA_ENV = "MNEME_DATA"
+
+USAGE = f"""mneme {__version__}: neural sequence models with memory, and their benchmark.
+
+commands:
+  train   train a model on a task:  mneme train --task babi --task.task-id 1 --model memn2n
+  eval    evaluate a run's best checkpoint:  mneme eval RUN [--json]
+  bench   run a benchmark suite:  mneme bench --suite quick   (list: mneme bench --list)
+  plot    learning curves and attention heatmaps of a run:  mneme plot RUN
+  ask     answer questions about your own story:  mneme ask RUN
+  data    install a dataset:  mneme data babi --from tasks_1-20_v1-2.tar.gz
+
+`mneme COMMAND --help` shows a command's options. Datasets are read from --data-dir, else
+${DATA_ENV}.
+"""
+
+
+def default_data_dir(given: str | None) -> str | None:
+    """``--data-dir`` if given, else ``$MNEME_DATA``, else None."""
+    return given if given is not None else os.environ.get(DATA_ENV) or None
+
+
+def _tyro(cls: type, args: Sequence[str], default: Any, prog: str, description: str) -> Any:
+    import tyro
+
+    return tyro.cli(cls, args=list(args), default=default, prog=prog, description=description)
+
+
+# -- train ----------------------------------------------------------------------------------
+def _train_args_class(task_cls: type, model_cls: type) -> type:
+    from mneme.train.config import TrainConfig
+
+    return dataclasses.make_dataclass(
+        "TrainArgs",
+        [
+            ("task", task_cls, field(default_factory=task_cls)),
+            ("model", model_cls, field(default_factory=model_cls)),
+            ("train", TrainConfig, field(default_factory=TrainConfig)),
+            ("out", str | None, field(default=None)),
+            ("data_dir", str | None, field(default=None)),
+        ],
+        frozen=True,
+    )
+
+
+def _with_data_dir(task_cfg: Any, data_dir: str | None) -> Any:
+    names = {f.name for f in dataclasses.fields(task_cfg)}
+    if "data_dir" in names and task_cfg.data_dir is None:
+        return dataclasses.replace(task_cfg, data_dir=default_data_dir(data_dir))
+    return task_cfg
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    from mneme import registry
+    from mneme.train.run import RunConfig, read_config, train_run
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--task")
+    pre.add_argument("--model")
+    pre.add_argument("--resume")
+    known, rest = pre.parse_known_args(list(argv))
+    if known.resume:
+        if rest or known.task or known.model:
+            raise UserError(
+                "train --resume RUN takes no other options (the run's config.json is used)"
+            )
+        run_dir = Path(known.resume)
+        config = read_config(run_dir)
+        summary = train_run(config, run_dir, resume=True)
+        return _report_training(summary, run_dir)
+    wants_help = any(a in ("-h", "--help") for a in rest)
+    if not known.task or not known.model:
+        tasks = ", ".join(sorted(registry.TASKS))
+        models = ", ".join(sorted(registry.MODELS))
+        message = (
+            f"train needs --task NAME and --model NAME (tasks: {tasks}; models: {models}); "
+            "e.g. mneme train --task babi --task.task-id 1 --model memn2n"
+        )
+        if wants_help:
+            print(message)
+            return 0
+        raise UserError(message)
+    task_entry = registry.task_entry(known.task)
+    model_entry = registry.model_entry(known.model)
+    args_cls = _train_args_class(task_entry.config_class(), model_entry.config_class())
+    prog = f"mneme train --task {known.task} --model {known.model}"
+    description = f"Train {model_entry.summary} on {task_entry.summary}."
+    # Pass 1 reads the task and model fields; the recipe for that pair then supplies defaults
+    # that pass 2 lets every explicit flag override.
+    first = _tyro(args_cls, [a for a in rest if a not in ("-h", "--help")], None, prog, description)
+    model_cfg, train_cfg = registry.recipe(known.task, known.model, first.task, first.model)
+    defaults = args_cls(task=first.task, model=model_cfg, train=train_cfg)
+    args = _tyro(args_cls, rest, defaults, prog, description)
+    task_cfg = _with_data_dir(args.task, args.data_dir)
+    config = RunConfig(known.task, task_cfg, known.model, args.model, args.train)
+    config.validate()
+    run_dir = Path(args.out) if args.out else _default_run_dir(known.task, task_cfg, known.model)
+    summary = train_run(config, run_dir)
+    return _report_training(summary, run_dir)
+
+
+def _default_run_dir(task_name: str, task_cfg: Any, model_name: str) -> Path:
+    tag = task_name
+    if getattr(task_cfg, "joint", False):
+        tag += "-joint"
+    elif hasattr(task_cfg, "task_id"):
+        tag += str(task_cfg.task_id)
+    return Path("runs") / f"{tag}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _report_training(summary: dict[str, Any], run_dir: Path) -> int:
+    if summary.get("interrupted"):
+        print(f"interrupted; checkpoint saved. Resume with: mneme train --resume {run_dir}")
+        return 130
+    test, valid = summary["test"], summary["valid"]
+    print(
+        f"{run_dir}: valid error {100 * valid.get('error', float('nan')):.2f}%, "
+        f"test error {100 * test.get('error', float('nan')):.2f}% "
+        f"(best epoch {summary['best_epoch']}, {summary['steps']} steps, "
+        f"{summary['seconds']:.1f} s)"
+    )
+    return 0
+
+
+# -- eval -----------------------------------------------------------------------------------
+def cmd_eval(argv: Sequence[str]) -> int:
+    from mneme.train.loop import evaluate
+    from mneme.train.run import load_run, read_config
+
+    run_dir = _positional_run(argv, "eval")
+    config = read_config(run_dir)
+    task_cls = type(config.task)
+    args_cls = dataclasses.make_dataclass(
+        "EvalArgs",
+        [
+            ("task", task_cls, field(default_factory=task_cls)),
+            ("split", str, field(default="test")),
+            ("json", bool, field(default=False)),
+            ("data_dir", str | None, field(default=None)),
+            ("batch_size", int, field(default=500)),
+        ],
+        frozen=True,
+    )
+    defaults = args_cls(task=config.task)
+    args = _tyro(args_cls, argv[1:], defaults, f"mneme eval {run_dir}", "Evaluate a run.")
+    overrides = {
+        f.name: getattr(args.task, f.name)
+        for f in dataclasses.fields(args.task)
+        if getattr(args.task, f.name) != getattr(config.task, f.name)
+    }
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.split not in ("train", "valid", "test"):
+        raise UserError(f"--split must be train, valid or test (got {args.split!r})")
+    _, task, model = load_run(run_dir, overrides=overrides)
+    metrics = evaluate(model, task, args.split, args.batch_size)
+    out = {f"{args.split}_{k}": v for k, v in metrics.items()}
+    if args.json:
+        print(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        for key, value in sorted(out.items()):
+            shown = f"{100 * value:.2f}%" if "error" in key else f"{value:.4f}"
+            print(f"{key:>28}  {shown}")
+    return 0
+
+
+def _positional_run(argv: Sequence[str], command: str) -> Path:
+    if not argv or argv[0].startswith("-"):
+        if argv and argv[0] in ("-h", "--help"):
+            print(
+                f"usage: mneme {command} RUN_DIR [options]  (options: mneme {command} RUN --help)"
+            )
+            raise SystemExit(0)
+        raise UserError(f"{command} needs a run directory: mneme {command} RUN_DIR")
+    return Path(argv[0])
+
+
+# -- bench ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BenchArgs:
+    """Run a benchmark suite; finished cells in --out are skipped, so a rerun resumes."""
+
+    suite: str = "quick"
+    """Suite name (see --list)."""
+    out: str | None = None
+    """Output directory (default: bench-out/SUITE)."""
+    jobs: int = 2
+    """Cells trained at once, one torch thread each."""
+    data_dir: str | None = None
+    """Dataset root (default: $MNEME_DATA)."""
+    list: bool = False
+    """List the suites and exit."""
+
+
+def cmd_bench(argv: Sequence[str]) -> int:
+    from mneme.bench.runner import run_suite
+    from mneme.bench.suites import SUITES, get_suite
+
+    args = _tyro(BenchArgs, argv, None, "mneme bench", "Run a benchmark suite.")
+    if args.list:
+        for name, suite in SUITES.items():
+            print(f"{name:<12} {suite.description}")
+        return 0
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be >= 1 (got {args.jobs})")
+    suite = get_suite(args.suite)
+    out = Path(args.out) if args.out else Path("bench-out") / suite.name
+    return run_suite(suite, out, data_dir=default_data_dir(args.data_dir), jobs=args.jobs)
+
+
+# -- plot -----------------------------------------------------------------------------------
+def cmd_plot(argv: Sequence[str]) -> int:
+    from mneme.viz.run import plot_run
+
+    run_dir = _positional_run(argv, "plot")
+    args_cls = dataclasses.make_dataclass(
+        "PlotArgs",
+        [("examples", int, field(default=3)), ("data_dir", str | None, field(default=None))],
+        frozen=True,
+    )
+    args = _tyro(args_cls, argv[1:], None, f"mneme plot {run_dir}", "Plot a run.")
+    for path in plot_run(run_dir, examples=args.examples, data_dir=args.data_dir):
+        print(path)
+    return 0
+
+
+# -- ask ------------------------------------------------------------------------------------
+def cmd_ask(argv: Sequence[str]) -> int:
+    from mneme.models.ask import ask_loop
+
+    run_dir = _positional_run(argv, "ask")
+    args_cls = dataclasses.make_dataclass(
+        "AskArgs",
+        [("plot", str | None, field(default=None)), ("data_dir", str | None, field(default=None))],
+        frozen=True,
+    )
+    args = _tyro(args_cls, argv[1:], None, f"mneme ask {run_dir}", "Ask a memory network.")
+    overrides = {"data_dir": args.data_dir} if args.data_dir else None
+    return ask_loop(run_dir, sys.stdin, sys.stdout, plot=args.plot, overrides=overrides)
+
+
+# -- data -----------------------------------------------------------------------------------
+def cmd_data(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mneme data",
+        description="Install a dataset into the data directory (--data-dir, else $MNEME_DATA).",
+    )
+    parser.add_argument("dataset", choices=["babi"])
+    parser.add_argument("--from", dest="source", required=True, help="archive path or URL")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(list(argv))
+    from mneme.tasks.babi_archive import install_babi_archive
+
+    root = default_data_dir(args.data_dir)
+    if root is None:
+        raise UserError(f"data: pass --data-dir DIR or set ${DATA_ENV} to say where data goes")
+    dest = Path(root) / "babi"
+    install_babi_archive(args.source, dest)
+    print(f"bAbI installed in {dest}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "bench": cmd_bench,
+    "plot": cmd_plot,
+    "ask": cmd_ask,
+    "data": cmd_data,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"mneme {__version__}")
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(
+            f"mneme: error: unknown command {args[0]!r}; commands: {', '.join(COMMANDS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return command(args[1:])
+    except UserError as exc:
+        print(f"mneme: error: {exc}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as exc:
+        print(f"mneme: training stopped: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mneme: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,517 @@
+"""The 20 bAbI question-answering tasks, v1.2 (Weston et al. 2015, arXiv:1502.05698).
+
+A file holds stories of numbered lines. ``ID text`` is a statement; ID 1 starts a new story; a
+question line is ``ID question?<TAB>answer<TAB>supporting ids``. Each question becomes one
+example whose story is every statement of its story before it (questions are not statements).
+
+Words are lowercased, split on whitespace, and lose trailing ``.``/``?``; the data has no other
+punctuation inside sentences. A multi-word answer (``apple,football`` in task 8, ``n,w`` in
+task 19) is predicted as ONE class, so its joined string is a word of the vocabulary, as in
+MemN2N (Sukhbaatar et al. 2015), whose output matrix is tied to the last embedding.
+
+Shapes: B batch, N memory slots (most recent sentence in slot 0), J words per sentence, V
+vocabulary. Real files are read from the data directory the CLI passes in; this module never
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from mneme.errors import DataFormatError, MissingDataError, UserError
+from mneme.tasks.base import Batch, ModelOutput
+
+TASK_NAMES: dict[int, str] = {
+    1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts",
+    4: "two-arg-relations", 5: "three-arg-relations", 6: "yes-no-questions", 7: "counting",
+    8: "lists-sets", 9: "simple-negation", 10: "indefinite-knowledge", 11: "basic-coreference",
+    12: "conjunction", 13: "compound-coreference", 14: "time-reasoning", 15: "basic-deduction",
+    16: "basic-induction", 17: "positional-reasoning", 18: "size-reasoning", 19: "path-finding",
+    20: "agents-motivations",
+}
+SIZE_DIRS: dict[str, str] = {"1k": "en", "10k": "en-10k"}
+HOW_TO_GET = (
+    "get the official archive tasks_1-20_v1-2.tar.gz "
+    "(http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz, mirror "
+    "https://s3.amazonaws.com/text-datasets/babi_tasks_1-20_v1-2.tar.gz) and install it with "
+    "mneme.tasks.babi_archive.install_babi_archive(archive, Path(DATA_DIR) / 'babi')"
+)
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """Lowercase ``text``, split it on whitespace and strip trailing ``.``/``?`` from each word."""
+    words = (w.rstrip(".?") for w in text.lower().split())
+    return tuple(w for w in words if w)
+
+
+@dataclass(frozen=True)
+class BabiExample:
+    """One question with its story.
+
+    Attributes:
+        story: tokenised statements before the question, oldest first (questions excluded).
+        query: the tokenised question.
+        answer: the answer words (``("n", "w")`` for ``n,w``).
+        supporting: 0-based indices into ``story`` of the supporting facts.
+        task_id: the bAbI task, 1..20.
+        line: 1-based line number of the question in its file.
+    """
+
+    story: tuple[tuple[str, ...], ...]
+    query: tuple[str, ...]
+    answer: tuple[str, ...]
+    supporting: tuple[int, ...]
+    task_id: int
+    line: int
+
+    @property
+    def answer_word(self) -> str:
+        """The answer as one vocabulary word: its words joined by ``,``."""
+        return ",".join(self.answer)
+
+
+def parse_babi_bytes(data: bytes, path: str | Path, task_id: int) -> list[BabiExample]:
+    """Parse the bytes of a bAbI file; ``path`` only names the file in errors.
+
+    Raises:
+        DataFormatError: invalid UTF-8, an empty file or one without questions, a line without a
+            leading integer id, an id that neither continues the story nor is 1, a question
+            without an answer, or a supporting id that is not an earlier statement of the story.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataFormatError(path, line, f"invalid UTF-8 at byte {exc.start}") from None
+    if not text.strip():
+        raise DataFormatError(path, None, "empty file, expected bAbI stories")
+    examples: list[BabiExample] = []
+    tokens: dict[str, tuple[str, ...]] = {}  # few distinct sentences: tokenise each once
+    story: list[tuple[str, ...]] = []
+    index_of: dict[int, int] = {}  # statement id -> index in story; questions never enter
+    prev = 0
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue  # blank lines carry nothing; ids alone delimit stories
+        head, _, rest = line.partition(" ")
+        if not (head.isdigit() and head.isascii()) or not rest.strip():
+            raise DataFormatError(path, lineno,
+                                  f"expected '<integer id> <text>', got {line[:60]!r}")
+        ident = int(head)
+        if ident == 1:
+            story, index_of = [], {}
+        elif ident != prev + 1:
+            raise DataFormatError(
+                path, lineno, f"id {ident} does not continue the story (previous id {prev}; "
+                f"expected {prev + 1}, or 1 to start a new story)")
+        prev = ident
+        if "\t" not in rest:
+            index_of[ident] = len(story)
+            story.append(tokens.get(rest) or tokens.setdefault(rest, tokenize(rest)))
+            continue
+        fields = rest.split("\t")
+        if len(fields) < 2 or not fields[1].strip():
+            raise DataFormatError(path, lineno, "question without an answer field "
+                                  "(expected question<TAB>answer<TAB>supporting ids)")
+        if len(fields) > 3:
+            raise DataFormatError(path, lineno, f"question line has {len(fields)} tab-separated "
+                                  "fields, expected question<TAB>answer<TAB>supporting ids")
+        query = tokens.get(fields[0]) or tokens.setdefault(fields[0], tokenize(fields[0]))
+        answer = tuple(a.strip().lower() for a in fields[1].strip().split(","))
+        if not query or not all(answer):
+            raise DataFormatError(path, lineno, "empty question or empty answer word")
+        supporting = []
+        for token in (fields[2] if len(fields) == 3 else "").split():
+            sid = int(token) if token.isdigit() and token.isascii() else -1
+            if sid not in index_of:
+                why = ("a question line" if 1 <= sid < ident
+                       else "no earlier statement of the same story")
+                raise DataFormatError(path, lineno, f"supporting fact {token!r} points to {why}")
+            supporting.append(index_of[sid])
+        examples.append(BabiExample(tuple(story), query, answer, tuple(supporting), task_id,
+                                    lineno))
+    if not examples:
+        raise DataFormatError(path, None, "no question lines (expected ID question<TAB>answer...)")
+    return examples
+
+
+def parse_babi(path: str | Path, task_id: int) -> list[BabiExample]:
+    """Read one bAbI file into examples in file order; raises ``DataFormatError`` as above."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MissingDataError(
+            f"bAbI file not found: {path} (some copies of the data lack "
+            f"en-10k/qa3_three-supporting-facts_train.txt); {HOW_TO_GET}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read bAbI file {path}: {exc}") from None
+    return parse_babi_bytes(data, path, task_id)
+
+
+def _story_steps(
+    examples: Iterable[BabiExample],
+) -> Iterator[tuple[BabiExample, bool, tuple[tuple[str, ...], ...]]]:
+    """Yield (example, continues the previous story, its statements not in that story).
+
+    Questions of one story share its statements, so walking only the new ones makes encoding
+    linear in the file rather than in questions x story length.
+    """
+    prev: tuple[tuple[str, ...], ...] = ()
+    for ex in examples:
+        k = len(prev)
+        if k and len(ex.story) >= k and ex.story[:k] == prev:
+            yield ex, True, ex.story[k:]
+        else:
+            yield ex, False, ex.story
+        prev = ex.story
+
+
+class Vocabulary:
+    """Word <-> id. Index 0 is the nil (padding) word ``<nil>``, 1 is ``<unk>``.
+
+    Args:
+        words: the full ordered word list, starting with ``<nil>``, ``<unk>`` (see ``to_list``).
+
+    Raises:
+        UserError: a list that does not start with the two special words or repeats a word.
+    """
+
+    NIL = "<nil>"
+    UNK = "<unk>"
+
+    def __init__(self, words: Sequence[str]) -> None:
+        words = list(words)
+        if words[:2] != [self.NIL, self.UNK] or len(set(words)) != len(words):
+            raise UserError("vocabulary must start with '<nil>', '<unk>' and have unique words")
+        self._words = words
+        self._index = {w: i for i, w in enumerate(words)}
+
+    @classmethod
+    def from_examples(cls, examples: Iterable[BabiExample]) -> Vocabulary:
+        """Sorted words of stories, queries and answers, plus each joined answer (one class)."""
+        seen: set[str] = set()
+        for ex, _, new in _story_steps(examples):
+            for sentence in new:
+                seen.update(sentence)
+            seen.update(ex.query)
+            seen.update(ex.answer)
+            seen.add(ex.answer_word)
+        return cls([cls.NIL, cls.UNK, *sorted(seen - {cls.NIL, cls.UNK})])
+
+    @classmethod
+    def from_list(cls, words: Sequence[str]) -> Vocabulary:
+        """The vocabulary ``to_list`` saved (run directories keep it as JSON)."""
+        return cls(words)
+
+    def to_list(self) -> list[str]:
+        """All words in id order."""
+        return list(self._words)
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._index
+
+    def id(self, word: str) -> int:
+        """The id of ``word``; 1 (``<unk>``) for a word not seen in training."""
+        return self._index.get(word, 1)
+
+    def encode(self, words: Iterable[str]) -> list[int]:
+        """Ids of ``words``, unknown ones as 1 (``<unk>``)."""
+        return [self._index.get(w, 1) for w in words]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Words of ``ids`` (ints or a 1-d tensor)."""
+        return [self._words[int(i)] for i in ids]
+
+
+@dataclass(frozen=True)
+class BabiConfig:
+    """Which bAbI data to load and how to present it.
+
+    Attributes:
+        task_id: the task, 1..20 (ignored when ``joint``).
+        joint: train on several tasks at once: ``tasks``, or all 20 when ``tasks`` is empty.
+        tasks: the subset for joint training.
+        size: ``"1k"`` (``en/``) or ``"10k"`` (``en-10k/``) training questions per task.
+        data_dir: the ``babi`` folder (holding ``en/``) or its parent; the CLI fills it from
+            ``--data-dir`` or ``$MNEME_DATA``.
+        memory_size: N, the most recent statements kept in memory (MemN2N uses 50).
+        valid_fraction: share of each task's training questions held out for validation.
+        split_seed: seed of that hold-out.
+    """
+
+    task_id: int = 1
+    joint: bool = False
+    tasks: tuple[int, ...] = ()
+    size: Literal["1k", "10k"] = "1k"
+    data_dir: str | None = None
+    memory_size: int = 50
+    valid_fraction: float = 0.1
+    split_seed: int = 0
+
+    def validate(self) -> None:
+        """Raises ``UserError`` naming the first bad field."""
+        if not 1 <= self.task_id <= 20:
+            raise UserError(f"babi: task_id must be in 1..20, got {self.task_id}")
+        bad = [t for t in self.tasks if not 1 <= t <= 20]
+        if bad or len(set(self.tasks)) != len(self.tasks):
+            raise UserError(f"babi: tasks must be distinct ids in 1..20, got {self.tasks}")
+        if self.tasks and not self.joint:
+            raise UserError("babi: tasks picks the joint-training subset; set joint=True")
+        if self.size not in SIZE_DIRS:
+            raise UserError(f"babi: size must be '1k' or '10k', got {self.size!r}")
+        if self.memory_size < 1:
+            raise UserError(f"babi: memory_size must be >= 1, got {self.memory_size}")
+        if not 0.0 <= self.valid_fraction < 0.5:
+            raise UserError(f"babi: valid_fraction must be in [0, 0.5), got {self.valid_fraction}")
+
+    def task_ids(self) -> tuple[int, ...]:
+        """The tasks loaded, ascending."""
+        if not self.joint:
+            return (self.task_id,)
+        return tuple(sorted(self.tasks)) if self.tasks else tuple(range(1, 21))
+
+
+def resolve_babi_dir(data_dir: str | None) -> Path:
+    """The bAbI folder: ``data_dir`` itself if it holds ``en/`` or ``en-10k/``, else its ``babi/``.
+
+    Raises:
+        MissingDataError: no ``data_dir`` given, or neither place holds the data.
+    """
+    if data_dir is None:
+        raise MissingDataError(f"bAbI needs a data directory: pass --data-dir or set MNEME_DATA; "
+                               f"{HOW_TO_GET}")
+    base = Path(data_dir).expanduser()
+    for candidate in (base, base / "babi"):
+        if any((candidate / sub).is_dir() for sub in SIZE_DIRS.values()):
+            return candidate
+    raise MissingDataError(f"no bAbI data in {base}: looked for {base}/en, {base}/en-10k, "
+                           f"{base}/babi/en and {base}/babi/en-10k; {HOW_TO_GET}")
+
+
+def babi_file(babi_dir: Path, size: str, task_id: int, split: str) -> Path:
+    """Path of ``qa{task_id}_{name}_{split}.txt`` in the ``size`` folder of ``babi_dir``."""
+    return babi_dir / SIZE_DIRS[size] / f"qa{task_id}_{TASK_NAMES[task_id]}_{split}.txt"
+
+
+@dataclass(frozen=True)
+class BabiSpec:
+    """What a model needs to know: V, J, N and the tasks."""
+
+    vocab_size: int
+    sentence_size: int
+    memory_size: int
+    num_tasks: int
+    task_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A split pre-encoded once: ids into the sentence table, so a batch is two gathers."""
+
+    memory: torch.Tensor  # (E, N) row of the sentence table per slot, slot 0 most recent, 0 empty
+    query: torch.Tensor  # (E,) row of the sentence table
+    target: torch.Tensor  # (E,) vocab id of the joined answer
+    task: torch.Tensor  # (E,) task id
+
+    def select(self, index: torch.Tensor) -> _Split:
+        return _Split(self.memory[index], self.query[index], self.target[index], self.task[index])
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+
+def holdout(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split ``range(n)`` into sorted (kept, held out) lists, ``round(n * fraction)`` held out."""
+    held = sorted(random.Random(seed).sample(range(n), round(n * fraction)))
+    held_set = set(held)
+    return [i for i in range(n) if i not in held_set], held
+
+
+def per_task_error(totals: dict[str, float]) -> dict[int, float]:
+    """Error fraction per task, ``error_task{N} / n_task{N}``, from summed (unreduced) metrics."""
+    return {int(k[6:]): totals[f"error_task{k[6:]}"] / v
+            for k, v in totals.items() if k.startswith("n_task") and v > 0}
+
+
+class BabiTask:
+    """bAbI as a ``DatasetTask``: loads, encodes and serves the configured tasks.
+
+    Batches: ``inputs = {"story": (B, N, J), "query": (B, J)}`` int64 word ids (0 pads),
+    ``targets`` ``(B,)`` vocab id of the joined answer, ``meta = {"task_id": (B,), "index": (B,)}``.
+
+    Raises:
+        UserError: a bad config field. MissingDataError: data dir or a file absent (en-10k task 3
+            training is missing from some copies). DataFormatError: a malformed file.
+    """
+
+    name = "babi"
+
+    def __init__(self, config: BabiConfig) -> None:
+        config.validate()
+        self.config = config
+        babi_dir = resolve_babi_dir(config.data_dir)
+        train_ex: list[BabiExample] = []
+        test_ex: list[BabiExample] = []
+        kept: list[int] = []
+        held: list[int] = []
+        for task_id in config.task_ids():
+            examples = parse_babi(babi_file(babi_dir, config.size, task_id, "train"), task_id)
+            # seeded per task, so a task's hold-out is the same alone or in joint training
+            keep, out = holdout(len(examples), config.valid_fraction,
+                                config.split_seed * 1000 + task_id)
+            kept += [len(train_ex) + i for i in keep]
+            held += [len(train_ex) + i for i in out]
+            train_ex += examples
+            test_ex += parse_babi(babi_file(babi_dir, config.size, task_id, "test"), task_id)
+        self.vocab = Vocabulary.from_examples(train_ex)
+        self._rows: dict[tuple[str, ...], int] = {(): 0}  # sentence table; row 0 is empty
+        full = self._encode(train_ex)
+        self._test = self._encode(test_ex)
+        self._train = full.select(torch.tensor(kept, dtype=torch.long))
+        self._valid = full.select(torch.tensor(held, dtype=torch.long))
+        self.sentence_size = max(len(s) for s in self._rows)
+        self._table = torch.zeros(len(self._rows), self.sentence_size, dtype=torch.long)
+        for sentence, row in self._rows.items():
+            if sentence:
+                self._table[row, : len(sentence)] = torch.tensor(self.vocab.encode(sentence))
+        self.spec = BabiSpec(len(self.vocab), self.sentence_size, config.memory_size,
+                             len(config.task_ids()), config.task_ids())
+
+    def _row(self, sentence: tuple[str, ...]) -> int:
+        return self._rows.setdefault(sentence, len(self._rows))
+
+    def _encode(self, examples: Sequence[BabiExample]) -> _Split:
+        """Vectorised memory: questions of one story share its statements in ``flat``."""
+        n = self.config.memory_size
+        flat = [0]  # 1-based offsets, so an empty story has a valid (masked) position
+        starts, ends = [], []
+        start = 1
+        for ex, continued, new in _story_steps(examples):
+            if not continued:
+                start = len(flat)
+            flat += [self._row(s) for s in new]
+            starts.append(start)
+            ends.append(start + len(ex.story))
+        flat_t = torch.tensor(flat, dtype=torch.long)
+        pos = torch.tensor(ends)[:, None] - 1 - torch.arange(n)[None, :]  # (E, N) newest first
+        memory = torch.where(pos >= torch.tensor(starts)[:, None], flat_t[pos.clamp(min=0)], 0)
+        query = torch.tensor([self._row(ex.query) for ex in examples], dtype=torch.long)
+        target = torch.tensor([self.vocab.id(ex.answer_word) for ex in examples],
+                              dtype=torch.long)
+        task = torch.tensor([ex.task_id for ex in examples], dtype=torch.long)
+        return _Split(memory, query, target, task)
+
+    @property
+    def num_train(self) -> int:
+        """Training questions after the validation hold-out."""
+        return len(self._train)
+
+    def _batch(self, split: _Split, index: torch.Tensor) -> Batch:
+        part = split.select(index)
+        inputs = {"story": self._table[part.memory], "query": self._table[part.query]}
+        return Batch(inputs, part.target, None, {"task_id": part.task, "index": index})
+
+    def train_batch(self, indices: torch.Tensor, generator: torch.Generator) -> Batch:
+        """Training examples ``indices`` ``(B,)``; ``generator`` is unused (reserved for noise)."""
+        return self._batch(self._train, indices.to(device="cpu", dtype=torch.long))
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        """Batches of ``"train"`` (kept part), ``"valid"`` or ``"test"`` in file order.
+
+        Raises:
+            UserError: an unknown split or a batch size below 1.
+        """
+        splits = {"train": self._train, "valid": self._valid, "test": self._test}
+        if split not in splits:
+            raise UserError(f"babi: unknown split {split!r}; choose train, valid or test")
+        if batch_size < 1:
+            raise UserError(f"babi: batch_size must be >= 1, got {batch_size}")
+        data = splits[split]
+        for first in range(0, len(data), batch_size):
+            yield self._batch(data, torch.arange(first, min(first + batch_size, len(data))))
+
+    def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
+        """Mean cross entropy of ``output.logits`` ``(B, V)`` against the answers, plus aux."""
+        loss = F.cross_entropy(output.logits, batch.targets.to(output.logits.device))
+        return loss if output.aux_loss is None else loss + output.aux_loss
+
+    def metrics(self, output: ModelOutput, batch: Batch) -> dict[str, float]:
+        """Sums: ``count``, ``loss`` (CE), ``error`` (wrong answers), ``error_task{N}`` and
+        ``n_task{N}``; per-task error fraction is their ratio (``per_task_error``)."""
+        logits = output.logits.detach().float()
+        targets = batch.targets.to(logits.device)
+        ce = F.cross_entropy(logits, targets, reduction="sum")
+        wrong = (logits.argmax(-1) != targets).cpu()
+        out = {"count": float(batch.size), "loss": float(ce), "error": float(wrong.sum())}
+        task = batch.meta.get("task_id")
+        if task is not None:
+            task = torch.as_tensor(task).cpu()
+            for t in task.unique().tolist():
+                sel = task == t
+                out[f"error_task{t}"] = float(wrong[sel].sum())
+                out[f"n_task{t}"] = float(sel.sum())
+        return out
+
+    def encode_story(self, sentences: Sequence[str], question: str) -> dict[str, torch.Tensor]:
+        """Encode a user's story for ``mneme ask``: ``story`` ``(1, N, J)``, ``query`` ``(1, J)``.
+
+        Sentences are tokenised like the data; blank ones are skipped and only the N most recent
+        are kept. Raises ``UserError`` on unknown words, an empty question or a sentence longer
+        than J words.
+        """
+        story = [t for t in map(tokenize, sentences) if t][-self.config.memory_size:]
+        query = tokenize(question)
+        if not query:
+            raise UserError("the question is empty")
+        specials = (Vocabulary.NIL, Vocabulary.UNK)
+        unknown = sorted({w for s in [*story, query] for w in s
+                          if w not in self.vocab or w in specials})
+        if unknown:
+            known = [w for w in self.vocab.to_list()[2:] if "," not in w]
+            hints = [f"{w} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(w, known, 1))
+                     else w for w in unknown]
+            raise UserError(f"unknown words: {', '.join(hints)}; known words include "
+                            f"{', '.join(known[:12])}")
+        too_long = [" ".join(s) for s in [*story, query] if len(s) > self.sentence_size]
+        if too_long:
+            raise UserError(f"sentences longer than {self.sentence_size} words: {too_long}")
+        out = torch.zeros(1, self.config.memory_size, self.sentence_size, dtype=torch.long)
+        for slot, sentence in enumerate(reversed(story)):
+            out[0, slot, : len(sentence)] = torch.tensor(self.vocab.encode(sentence))
+        q = torch.zeros(1, self.sentence_size, dtype=torch.long)
+        q[0, : len(query)] = torch.tensor(self.vocab.encode(query))
+        return {"story": out, "query": q}
+
+    def describe(self) -> str:
+        """One paragraph: tasks, split sizes, V, J, N."""
+        ids = self.config.task_ids()
+        tasks = ", ".join(f"{t} ({TASK_NAMES[t]})" for t in ids) if len(ids) <= 3 else (
+            f"{len(ids)} tasks ({', '.join(map(str, ids))})")
+        return (f"bAbI v1.2 (Weston et al. 2015), {SIZE_DIRS[self.config.size]} "
+                f"({self.config.size}): {tasks}; questions train {len(self._train)}, valid "
+                f"{len(self._valid)}, test {len(self._test)}; vocabulary V={len(self.vocab)}, "
+                f"sentence length J={self.sentence_size}, memory N={self.config.memory_size}")
+
+
+def reference_encode(example: BabiExample, vocab: Vocabulary, memory_size: int,
+                     sentence_size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Readable reference of the batched encoding: ``(N, J)`` story, ``(J,)`` query, target."""
+    story = torch.zeros(memory_size, sentence_size, dtype=torch.long)
+    for slot, sentence in enumerate(reversed(example.story[-memory_size:])):
+        story[slot, : len(sentence)] = torch.tensor(vocab.encode(sentence), dtype=torch.long)
+    query = torch.zeros(sentence_size, dtype=torch.long)
+    query[: len(example.query)] = torch.tensor(vocab.encode(example.query), dtype=torch.long)
+    return story, query, vocab.id(example.answer_word)

@@ -1,0 +1,429 @@
+"""The one training loop every model and task goes through.
+
+``Trainer.fit()`` trains a model on a task and leaves a run directory::
+
+    RUN/config.json        the full configuration (task, model, train), as plain JSON
+    RUN/metrics.jsonl      one line per evaluation: epoch, step, lr, train and valid metrics
+    RUN/checkpoints/       last.pt (resume point), best.pt (best on validation)
+    RUN/final.json         valid and test metrics of the best checkpoint, steps, seconds
+    RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra)
+
+The loop is deterministic given the seed: the batch order of epoch ``e`` is a permutation drawn from
+a generator seeded by ``(seed, e)``, and every other random draw comes from RNGs that checkpoints
+capture. A run stopped at any step (Ctrl-C, a crash after a checkpoint) and resumed with
+``fit(resume=True)`` continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from mneme.errors import NonFiniteLossError, UserError
+from mneme.tasks.base import Batch, DatasetTask, GeneratedTask, Task, reduce_metrics
+from mneme.train.checkpoint import (
+    atomic_write_text,
+    capture_rng,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from mneme.train.config import TrainConfig
+from mneme.train.logging import MetricsLog
+
+
+class Hook(Protocol):
+    """A curriculum or schedule hook, called after every epoch (e.g. MemN2N's linear start)."""
+
+    def on_epoch_end(self, trainer: Trainer, valid: dict[str, float] | None) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class FitResult:
+    """What ``Trainer.fit`` returns; ``final.json`` holds the same."""
+
+    run_dir: Path
+    valid: dict[str, float] = field(default_factory=dict)
+    test: dict[str, float] = field(default_factory=dict)
+    best_epoch: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "test": self.test,
+            "best_epoch": self.best_epoch,
+            "steps": self.steps,
+            "seconds": self.seconds,
+        }
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The training order of epoch ``epoch``: a permutation of ``n`` seeded by ``(seed, epoch)``."""
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7_919) % (2**63))
+    return torch.randperm(n, generator=generator)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, task: Task, split: str, batch_size: int, device: str = "cpu"
+) -> dict[str, float]:
+    """Mean metrics of ``model`` on ``split`` of ``task`` (the model is left in eval mode)."""
+    model.eval()
+    totals: dict[str, float] = {}
+    for batch in task.eval_batches(split, batch_size):
+        batch = batch.to(device)
+        output = model(batch.inputs)
+        for key, value in task.metrics(output, batch).items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return reduce_metrics(totals)
+
+
+def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+
+
+class Trainer:
+    """Trains ``model`` on ``task`` under ``config`` into ``run_dir``.
+
+    Args:
+        task: a ``DatasetTask`` (walked in epochs) or a ``GeneratedTask``.
+        model: maps ``batch.inputs`` to a ``ModelOutput``.
+        config: the training configuration.
+        run_dir: where the run directory lives (created).
+        full_config: the plain-JSON configuration stored as ``config.json``.
+        hooks: called after every epoch with the validation metrics.
+        callbacks: ``f(trainer)`` after every optimiser step (tests use it to interrupt).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        model: nn.Module,
+        config: TrainConfig,
+        run_dir: Path,
+        *,
+        full_config: dict[str, Any] | None = None,
+        hooks: Iterable[Hook] = (),
+        callbacks: Iterable[Callable[[Trainer], None]] = (),
+    ) -> None:
+        config.validate()
+        self.task = task
+        self.model = model.to(config.device)
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.full_config = full_config or {"train": _plain(config)}
+        self.hooks = list(hooks)
+        self.callbacks = list(callbacks)
+        self.optimizer = _make_optimizer(self.model, config)
+        self.selection_metric: str = getattr(task, "selection_metric", "error")
+        # The LR schedule restarts from ``base_lr`` at ``phase_start`` (used by linear start).
+        self.schedule: dict[str, float] = {"base_lr": config.lr, "phase_start": 0}
+        self.epoch = 0
+        self.step = 0
+        self.seconds = 0.0
+        self.best: dict[str, Any] = {"value": math.inf, "epoch": 0}
+        self.task_generator = torch.Generator().manual_seed(config.seed)
+        self._epoch_sums: dict[str, float] = {}
+        self._stop_requested = False
+        self._log: MetricsLog | None = None
+
+    # -- schedule --------------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        if isinstance(self.task, DatasetTask):
+            return max(1, self.task.num_train // self.config.batch_size)
+        return self.config.epoch_steps
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` under the schedule's current phase."""
+        cfg, base = self.config, float(self.schedule["base_lr"])
+        since = max(0, epoch - int(self.schedule["phase_start"]))
+        if cfg.lr_schedule == "step":
+            return base * cfg.lr_decay ** (since // cfg.lr_decay_every)
+        if cfg.lr_schedule == "cosine":
+            span = max(1, cfg.epochs - int(self.schedule["phase_start"]))
+            return base * 0.5 * (1.0 + math.cos(math.pi * min(since, span) / span))
+        return base
+
+    def restart_schedule(self, base_lr: float, at_epoch: int) -> None:
+        """Start the LR schedule again from ``base_lr`` at epoch ``at_epoch``."""
+        self.schedule = {"base_lr": float(base_lr), "phase_start": int(at_epoch)}
+
+    def request_stop(self) -> None:
+        """Stop after the current step, saving a checkpoint to resume from."""
+        self._stop_requested = True
+
+    # -- checkpoints -----------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": dict(self.schedule),
+            "hooks": [hook.state_dict() for hook in self.hooks],
+            "step": self.step,
+            "epoch": self.epoch,
+            "seconds": self.seconds,
+            "best": dict(self.best),
+            "epoch_sums": dict(self._epoch_sums),
+            "metrics_lines": self._log.lines if self._log else 0,
+            "config": self.full_config,
+            "rng": capture_rng(self.task_generator),
+        }
+
+    def save(self) -> None:
+        save_checkpoint(self.checkpoint_dir / "last.pt", self._payload())
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.schedule = dict(payload["schedule"])
+        for hook, state in zip(self.hooks, payload["hooks"], strict=True):
+            hook.load_state_dict(state)
+        self.step = int(payload["step"])
+        self.epoch = int(payload["epoch"])
+        self.seconds = float(payload["seconds"])
+        self.best = dict(payload["best"])
+        self._epoch_sums = dict(payload["epoch_sums"])
+        restore_rng(payload["rng"], self.task_generator)
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> FitResult:
+        """Train to the budget (or early stop), then evaluate the best checkpoint on test.
+
+        Raises:
+            UserError: ``resume`` without a checkpoint, or a run directory that is not empty.
+            NonFiniteLossError: the loss became NaN or infinite (``last.pt`` is kept as it was).
+        """
+        cfg = self.config
+        last = self.checkpoint_dir / "last.pt"
+        if resume:
+            payload = load_checkpoint(last)
+            self._restore(payload)
+            self._log = MetricsLog(self.run_dir, truncate_to=int(payload["metrics_lines"]))
+        else:
+            if (self.run_dir / "checkpoints" / "last.pt").exists():
+                raise UserError(
+                    f"{self.run_dir}: already holds a run; resume it with --resume or choose "
+                    "another --out"
+                )
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(
+                self.run_dir / "config.json", json.dumps(self.full_config, indent=2) + "\n"
+            )
+            torch.manual_seed(cfg.seed)
+            for hook in self.hooks:
+                if hasattr(hook, "start"):
+                    hook.start(self)
+            self._log = MetricsLog(self.run_dir, truncate_to=0)
+        self._log.open_tensorboard(enabled=cfg.tensorboard)
+        if (self.run_dir / "final.json").exists() and resume:
+            return self._final_result()
+
+        torch.set_num_threads(cfg.threads)
+        interrupted = self._train_epochs()
+        self._log.close()
+        if interrupted:
+            return FitResult(self.run_dir, steps=self.step, seconds=self.seconds, interrupted=True)
+        return self._finish()
+
+    def _train_epochs(self) -> bool:
+        cfg = self.config
+        spe = self.steps_per_epoch
+        total = cfg.epochs * spe
+        previous = _install_sigint(self.request_stop)
+        bar = _progress(cfg.progress, total, self.step, self.run_dir.name)
+        try:
+            while self.epoch < cfg.epochs:
+                lr = self.lr_at(self.epoch)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                order = None
+                if isinstance(self.task, DatasetTask):
+                    order = epoch_permutation(cfg.seed, self.epoch, self.task.num_train)
+                self.model.train()
+                start = time.perf_counter()
+                for index in range(self.step - self.epoch * spe, spe):
+                    batch = self._train_batch(order, index)
+                    self._train_step(batch)
+                    if bar is not None:
+                        bar.update(1)
+                        if self.step % 20 == 0:
+                            sums = self._epoch_sums
+                            bar.set_postfix(
+                                epoch=self.epoch + 1,
+                                loss=f"{sums['loss'] / max(sums['count'], 1):.3f}",
+                                ex_s=f"{bar.format_dict['rate'] or 0 * cfg.batch_size:.0f}",
+                                refresh=False,
+                            )
+                    for callback in self.callbacks:
+                        callback(self)
+                    if self._stop_requested:
+                        self.seconds += time.perf_counter() - start
+                        self.save()
+                        return True
+                self.seconds += time.perf_counter() - start
+                self.epoch += 1
+                stop = self._end_of_epoch(lr)
+                if self.epoch % cfg.checkpoint_every == 0 or stop or self.epoch == cfg.epochs:
+                    self.save()
+                if stop:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+            _restore_sigint(previous)
+        return False
+
+    def _train_batch(self, order: torch.Tensor | None, index: int) -> Batch:
+        cfg = self.config
+        if order is not None:
+            assert isinstance(self.task, DatasetTask)
+            indices = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
+            batch = self.task.train_batch(indices, self.task_generator)
+        else:
+            assert isinstance(self.task, GeneratedTask)
+            batch = self.task.sample(cfg.batch_size, self.task_generator)
+        return batch.to(cfg.device)
+
+    def _train_step(self, batch: Batch) -> None:
+        cfg = self.config
+        output = self.model(batch.inputs)
+        loss = self.task.loss(output, batch)
+        value = float(loss.detach())
+        if cfg.loss_reduction == "sum":
+            # The MemN2N reference sums the loss over the batch; lr and clipping assume it.
+            loss = loss * batch.size
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"the training loss became {value} at step {self.step + 1} (epoch "
+                f"{self.epoch + 1}); {self.checkpoint_dir / 'last.pt'} still holds the last good "
+                "state (try a smaller train.lr or train.clip_norm)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip_value is not None:
+            torch.nn.utils.clip_grad_value_(self.model.parameters(), cfg.clip_value)
+        if cfg.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
+        self.optimizer.step()
+        self.step += 1
+        sums = self._epoch_sums
+        sums["loss"] = sums.get("loss", 0.0) + value * batch.size
+        sums["count"] = sums.get("count", 0.0) + batch.size
+
+    def _end_of_epoch(self, lr: float) -> bool:
+        """Evaluate, log, run the hooks; True when early stopping says stop."""
+        cfg = self.config
+        sums, self._epoch_sums = self._epoch_sums, {}
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": lr,
+            "seconds": round(self.seconds, 3),
+            "train_loss": sums.get("loss", 0.0) / max(sums.get("count", 0.0), 1.0),
+        }
+        valid = None
+        if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
+            valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, cfg.device)
+            record.update({f"valid_{k}": v for k, v in valid.items()})
+            value = valid[self.selection_metric]
+            # Ties go to the later epoch: equal validation error, more training.
+            if value <= self.best["value"]:
+                self.best = {"value": value, "epoch": self.epoch}
+                save_checkpoint(
+                    self.checkpoint_dir / "best.pt",
+                    {"model": self.model.state_dict(), "epoch": self.epoch, "valid": valid},
+                )
+        for hook in self.hooks:
+            hook.on_epoch_end(self, valid)
+        assert self._log is not None
+        self._log.write(record)
+        return (
+            valid is not None
+            and cfg.early_stop is not None
+            and (valid[self.selection_metric] <= cfg.early_stop)
+        )
+
+    def _finish(self) -> FitResult:
+        cfg = self.config
+        best_path = self.checkpoint_dir / "best.pt"
+        best = load_checkpoint(best_path)
+        self.model.load_state_dict(best["model"])
+        test = evaluate(self.model, self.task, "test", cfg.eval_batch_size, cfg.device)
+        result = FitResult(
+            self.run_dir,
+            valid=dict(best["valid"]),
+            test=test,
+            best_epoch=int(best["epoch"]),
+            steps=self.step,
+            seconds=round(self.seconds, 3),
+        )
+        atomic_write_text(
+            self.run_dir / "final.json", json.dumps(result.to_json(), indent=2) + "\n"
+        )
+        return result
+
+    def _final_result(self) -> FitResult:
+        data = json.loads((self.run_dir / "final.json").read_text())
+        return FitResult(self.run_dir, **data)
+
+
+def _plain(config: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def _progress(enabled: bool, total: int, initial: int, name: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="step", dynamic_ncols=True)
+
+
+def _install_sigint(request_stop: Callable[[], None]) -> Any:
+    """First Ctrl-C: finish the step, checkpoint, exit cleanly. Second: the usual interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        request_stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)

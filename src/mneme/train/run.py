@@ -1,0 +1,250 @@
+"""A whole training run from a configuration: build, train best-of-N repeats, resume, reload.
+
+``RunConfig`` is what ``config.json`` holds. ``train_run`` trains ``train.repeats`` runs with
+seeds ``seed, seed+1, ...`` (in ``RUN/repeat-{i}/`` when there is more than one), keeps the one with
+the best validation metric, and writes ``RUN/summary.json``. ``load_run`` rebuilds the task and the
+selected model from a run directory for ``eval``, ``ask`` and ``plot``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from mneme import __version__, registry
+from mneme.errors import UserError
+from mneme.tasks.base import Task
+from mneme.train.checkpoint import atomic_write_text, load_checkpoint
+from mneme.train.config import TrainConfig
+from mneme.train.loop import FitResult, Trainer
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run is made from; ``config.json`` is ``to_json()`` of this."""
+
+    task_name: str
+    task: Any
+    model_name: str
+    model: Any
+    train: TrainConfig
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first invalid field of any part."""
+        registry.validate(self.task, "task")
+        registry.validate(self.model, "model")
+        self.train.validate()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mneme_version": __version__,
+            "task": {"name": self.task_name, "config": registry.to_dict(self.task)},
+            "model": {"name": self.model_name, "config": registry.to_dict(self.model)},
+            "train": registry.to_dict(self.train),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str) -> RunConfig:
+        """Rebuild from ``config.json`` data; ``UserError`` naming ``where`` on bad content."""
+        try:
+            task_name = data["task"]["name"]
+            model_name = data["model"]["name"]
+            task_data, model_data = data["task"]["config"], data["model"]["config"]
+            train_data = data["train"]
+        except (KeyError, TypeError):
+            raise UserError(f"{where}: not a mneme run configuration") from None
+        task_cls = registry.task_entry(task_name).config_class()
+        model_cls = registry.model_entry(model_name).config_class()
+        return cls(
+            task_name,
+            registry.config_from_dict(task_cls, task_data, f"{where} (task)"),
+            model_name,
+            registry.config_from_dict(model_cls, model_data, f"{where} (model)"),
+            registry.config_from_dict(TrainConfig, train_data, f"{where} (train)"),
+        )
+
+
+def build_task(config: RunConfig) -> Task:
+    """The task of ``config`` (loads its dataset, if any)."""
+    return registry.task_entry(config.task_name).build(config.task)
+
+
+def build_model(config: RunConfig, task: Task) -> nn.Module:
+    """A freshly initialised model of ``config`` for ``task``."""
+    return registry.model_entry(config.model_name).build(config.model, task.spec)
+
+
+def _fit_one(
+    config: RunConfig,
+    task: Task,
+    run_dir: Path,
+    *,
+    progress: bool,
+    callbacks: Iterable[Callable[[Trainer], None]],
+) -> FitResult:
+    if (run_dir / "final.json").exists():
+        data = json.loads((run_dir / "final.json").read_text())
+        return FitResult(run_dir, **data)
+    import torch
+
+    torch.manual_seed(config.train.seed)
+    model = build_model(config, task)
+    hooks = registry.build_hooks(config.model_name, config.model, model, config.train)
+    train = dataclasses.replace(config.train, progress=progress and config.train.progress)
+    trainer = Trainer(
+        task,
+        model,
+        train,
+        run_dir,
+        full_config=dataclasses.replace(config, train=train).to_json(),
+        hooks=hooks,
+        callbacks=callbacks,
+    )
+    resume = (run_dir / "checkpoints" / "last.pt").exists()
+    return trainer.fit(resume=resume)
+
+
+def train_run(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    task: Task | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: Iterable[Callable[[Trainer], None]] = (),
+) -> dict[str, Any]:
+    """Train ``config`` into ``run_dir`` (best-of-N when ``train.repeats > 1``).
+
+    Returns the summary (also written to ``RUN/summary.json``): the selected repeat's ``valid``
+    and ``test`` metrics, every repeat's results, total ``steps`` and ``seconds``; or
+    ``{"interrupted": True}`` when the user stopped training (resume with ``resume=True``).
+
+    Raises:
+        UserError: ``run_dir`` already holds a run and ``resume`` is False; a bad config field.
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    if not resume and (run_dir / "config.json").exists():
+        raise UserError(
+            f"{run_dir}: already holds a run; resume it with --resume {run_dir} or choose "
+            "another --out"
+        )
+    if resume and not (run_dir / "config.json").exists():
+        raise UserError(f"{run_dir}: not a run directory (no config.json)")
+    task = task if task is not None else build_task(config)
+    repeats = config.train.repeats
+    if repeats == 1:
+        results = [_fit_one(config, task, run_dir, progress=progress, callbacks=callbacks)]
+        dirs = ["."]
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.json", json.dumps(config.to_json(), indent=2) + "\n")
+        results, dirs = [], []
+        for i in range(repeats):
+            sub = dataclasses.replace(
+                config,
+                train=dataclasses.replace(config.train, seed=config.train.seed + i, repeats=1),
+            )
+            name = f"repeat-{i}"
+            results.append(
+                _fit_one(sub, task, run_dir / name, progress=progress, callbacks=callbacks)
+            )
+            dirs.append(name)
+            if results[-1].interrupted:
+                break
+    if any(r.interrupted for r in results):
+        return {"interrupted": True, "run_dir": str(run_dir)}
+    metric = getattr(task, "selection_metric", "error")
+    best = min(range(len(results)), key=lambda i: (results[i].valid[metric], i))
+    tests = [r.test[metric] for r in results]
+    summary = {
+        "selected": dirs[best],
+        "selection": f"lowest valid {metric}",
+        "valid": results[best].valid,
+        "test": results[best].test,
+        "best_epoch": results[best].best_epoch,
+        f"test_{metric}_mean": statistics.fmean(tests),
+        f"test_{metric}_std": statistics.pstdev(tests) if len(tests) > 1 else 0.0,
+        "repeats": [
+            {"dir": d, "seed": config.train.seed + i, **r.to_json()}
+            for i, (d, r) in enumerate(zip(dirs, results))
+        ],
+        "steps": sum(r.steps for r in results),
+        "seconds": round(sum(r.seconds for r in results), 3),
+    }
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    """The ``RunConfig`` stored in ``RUN/config.json``.
+
+    Raises:
+        UserError: the directory or its config is missing or unreadable.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no config.json)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: corrupt run configuration ({exc})") from None
+    return RunConfig.from_json(data, str(path))
+
+
+def selected_dir(run_dir: Path) -> Path:
+    """The run directory of the selected repeat (the run itself when there is one)."""
+    run_dir = Path(run_dir)
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        try:
+            return run_dir / json.loads(summary.read_text())["selected"]
+        except (json.JSONDecodeError, KeyError):
+            raise UserError(f"{summary}: corrupt summary") from None
+    repeats = sorted(run_dir.glob("repeat-*/checkpoints/best.pt"))
+    if repeats:
+        return repeats[-1].parent.parent
+    return run_dir
+
+
+def load_run(
+    run_dir: Path, *, overrides: dict[str, Any] | None = None, task: Task | None = None
+) -> tuple[RunConfig, Task, nn.Module]:
+    """The config, task and best model (eval mode) of a run directory.
+
+    Args:
+        run_dir: a directory written by ``train_run``.
+        overrides: task config fields to change (``{"data_dir": ...}``, a longer length).
+        task: an already built task to reuse.
+
+    Raises:
+        UserError: missing or corrupt run directory or checkpoint, unknown override field.
+    """
+    config = read_config(run_dir)
+    if overrides:
+        known = {f.name for f in dataclasses.fields(config.task)}
+        for key in overrides:
+            if key not in known:
+                raise UserError(f"unknown task config field {key!r}; known: {sorted(known)}")
+        config = dataclasses.replace(config, task=dataclasses.replace(config.task, **overrides))
+    task = task if task is not None else build_task(config)
+    model = build_model(config, task)
+    checkpoint = selected_dir(run_dir) / "checkpoints" / "best.pt"
+    payload = load_checkpoint(checkpoint)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserError(f"{checkpoint}: does not fit this model/task ({first})") from None
+    model.eval()
+    return config, task, model
