@@ -101,7 +101,7 @@ def _babi_cells(
                 train_overrides={"repeats": joint_repeats},
             )
         )
-    for t in tasks:
+    for t in tasks if lstm_repeats else ():
         task = BabiConfig(task_id=t, size=size, data_dir=data_dir)  # type: ignore[arg-type]
         cells.append(
             recipe_cell(
@@ -144,6 +144,15 @@ SUITES: dict[str, Suite] = {
             joint_repeats=1,
             lstm_repeats=1,
             lstm_epochs=60,
+        ),
+        report="babi-1k",
+    ),
+    "babi-1k-memn2n": Suite(
+        "babi-1k-memn2n",
+        "bAbI 1k, 20 tasks: MemN2N PE LS RN single-task, one repeat (the timed suite)",
+        lambda data_dir: _babi_cells(
+            data_dir, "1k", range(1, 21),
+            memn2n_repeats=1, joint_repeats=0, lstm_repeats=0, lstm_epochs=0,
         ),
         report="babi-1k",
     ),

@@ -42,7 +42,7 @@ HOW_TO_GET = (
     "get the official archive tasks_1-20_v1-2.tar.gz "
     "(http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz, mirror "
     "https://s3.amazonaws.com/text-datasets/babi_tasks_1-20_v1-2.tar.gz) and install it with "
-    "mneme.tasks.babi_archive.install_babi_archive(archive, Path(DATA_DIR) / 'babi')"
+    "'mneme data babi --from tasks_1-20_v1-2.tar.gz' (into $MNEME_DATA/babi or --data-dir)"
 )
 
 
@@ -133,9 +133,9 @@ def parse_babi_bytes(data: bytes, path: str | Path, task_id: int) -> list[BabiEx
         for token in (fields[2] if len(fields) == 3 else "").split():
             sid = int(token) if token.isdigit() and token.isascii() else -1
             if sid not in index_of:
-                why = ("a question line" if 1 <= sid < ident
-                       else "no earlier statement of the same story")
-                raise DataFormatError(path, lineno, f"supporting fact {token!r} points to {why}")
+                why = ("is not an integer id" if sid < 0 else "points to a question line"
+                       if 1 <= sid < ident else "points to no earlier statement of the story")
+                raise DataFormatError(path, lineno, f"supporting fact {token!r} {why}")
             supporting.append(index_of[sid])
         examples.append(BabiExample(tuple(story), query, answer, tuple(supporting), task_id,
                                     lineno))
@@ -325,9 +325,11 @@ class _Split:
     query: torch.Tensor  # (E,) row of the sentence table
     target: torch.Tensor  # (E,) vocab id of the joined answer
     task: torch.Tensor  # (E,) task id
+    line: torch.Tensor  # (E,) line of the question in its file, to trace errors back
 
     def select(self, index: torch.Tensor) -> _Split:
-        return _Split(self.memory[index], self.query[index], self.target[index], self.task[index])
+        return _Split(*(t[index] for t in (self.memory, self.query, self.target, self.task,
+                                           self.line)))
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -350,7 +352,10 @@ class BabiTask:
     """bAbI as a ``DatasetTask``: loads, encodes and serves the configured tasks.
 
     Batches: ``inputs = {"story": (B, N, J), "query": (B, J)}`` int64 word ids (0 pads),
-    ``targets`` ``(B,)`` vocab id of the joined answer, ``meta = {"task_id": (B,), "index": (B,)}``.
+    ``targets`` ``(B,)`` vocab id of the joined answer, ``meta`` ``{"task_id", "line", "index"}``
+    each ``(B,)`` int64 (line: of the question in its file; index: position in the split).
+    The vocabulary comes from the training files (validation questions included, test excluded);
+    J is the longest sentence of any loaded split, so every split has the same shapes.
 
     Raises:
         UserError: a bad config field. MissingDataError: data dir or a file absent (en-10k task 3
@@ -362,7 +367,7 @@ class BabiTask:
     def __init__(self, config: BabiConfig) -> None:
         config.validate()
         self.config = config
-        babi_dir = resolve_babi_dir(config.data_dir)
+        self.babi_dir = babi_dir = resolve_babi_dir(config.data_dir)
         train_ex: list[BabiExample] = []
         test_ex: list[BabiExample] = []
         kept: list[int] = []
@@ -412,7 +417,8 @@ class BabiTask:
         target = torch.tensor([self.vocab.id(ex.answer_word) for ex in examples],
                               dtype=torch.long)
         task = torch.tensor([ex.task_id for ex in examples], dtype=torch.long)
-        return _Split(memory, query, target, task)
+        line = torch.tensor([ex.line for ex in examples], dtype=torch.long)
+        return _Split(memory, query, target, task, line)
 
     @property
     def num_train(self) -> int:
@@ -422,7 +428,8 @@ class BabiTask:
     def _batch(self, split: _Split, index: torch.Tensor) -> Batch:
         part = split.select(index)
         inputs = {"story": self._table[part.memory], "query": self._table[part.query]}
-        return Batch(inputs, part.target, None, {"task_id": part.task, "index": index})
+        meta = {"task_id": part.task, "line": part.line, "index": index}
+        return Batch(inputs, part.target, None, meta)
 
     def train_batch(self, indices: torch.Tensor, generator: torch.Generator) -> Batch:
         """Training examples ``indices`` ``(B,)``; ``generator`` is unused (reserved for noise)."""
@@ -450,7 +457,9 @@ class BabiTask:
 
     def metrics(self, output: ModelOutput, batch: Batch) -> dict[str, float]:
         """Sums: ``count``, ``loss`` (CE), ``error`` (wrong answers), ``error_task{N}`` and
-        ``n_task{N}``; per-task error fraction is their ratio (``per_task_error``)."""
+        ``n_task{N}`` for each task in the batch. ``reduce_metrics`` turns ``error`` into the
+        error fraction and ``error_task{N}`` into that task's (over ``n_task{N}``); so does
+        ``per_task_error`` on the sums."""
         logits = output.logits.detach().float()
         targets = batch.targets.to(logits.device)
         ce = F.cross_entropy(logits, targets, reduction="sum")
@@ -488,12 +497,10 @@ class BabiTask:
         too_long = [" ".join(s) for s in [*story, query] if len(s) > self.sentence_size]
         if too_long:
             raise UserError(f"sentences longer than {self.sentence_size} words: {too_long}")
-        out = torch.zeros(1, self.config.memory_size, self.sentence_size, dtype=torch.long)
-        for slot, sentence in enumerate(reversed(story)):
-            out[0, slot, : len(sentence)] = torch.tensor(self.vocab.encode(sentence))
-        q = torch.zeros(1, self.sentence_size, dtype=torch.long)
-        q[0, : len(query)] = torch.tensor(self.vocab.encode(query))
-        return {"story": out, "query": q}
+        example = BabiExample(tuple(story), query, (), (), 0, 0)
+        memory, q, _ = reference_encode(example, self.vocab, self.config.memory_size,
+                                        self.sentence_size)
+        return {"story": memory[None], "query": q[None]}
 
     def describe(self) -> str:
         """One paragraph: tasks, split sizes, V, J, N."""

@@ -23,8 +23,8 @@ class Batch:
     """One batch of examples.
 
     Attributes:
-        inputs: a tensor ``(B, T, D)`` or ``(B, ...)``, or a mapping of named tensors (bAbI: ``story``
-            ``(B, N, J)`` word ids, ``query`` ``(B, J)`` word ids).
+        inputs: a tensor ``(B, T, D)`` or ``(B, ...)``, or a mapping of named tensors (bAbI:
+            ``story`` ``(B, N, J)`` word ids, ``query`` ``(B, J)`` word ids).
         targets: what the model must produce, ``(B,)`` class ids or ``(B, T, D)``.
         mask: which targets count, broadcastable to ``targets``; None means all.
         meta: plain Python extras (example ids, task ids) that metrics may read.
@@ -56,7 +56,7 @@ class ModelOutput:
 
     Attributes:
         logits: unnormalised scores, ``(B, V)`` for classification or ``(B, T, V)`` per step.
-        trace: the model's ``Trace`` when asked with ``trace=True`` (weightings, attention), else None.
+        trace: the model's ``Trace`` when asked with ``trace=True`` (weightings, attention).
         aux_loss: an extra loss term the model adds to the task's (REINFORCE, margins), or None.
     """
 

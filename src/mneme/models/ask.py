@@ -1,0 +1,149 @@
+"""``mneme ask RUN``: answer questions about your own story with a trained memory network.
+
+Input, typed or piped, one sentence per line as in bAbI: statements build the story; a line ending
+in ``?`` is a question about the story so far, answered with each sentence's attention weight in
+every hop (for models that trace attention); an empty line starts a new story.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+from mneme.errors import UserError
+
+
+def answer(
+    task: Any, model: torch.nn.Module, story: Sequence[str], question: str
+) -> tuple[str, torch.Tensor | None]:
+    """The predicted answer and, if the model traces it, the attention ``(K, S)`` over the story.
+
+    The attention columns follow ``story`` order (oldest first); only the ``memory_size`` most
+    recent sentences are in memory, older ones get weight 0.
+
+    Raises:
+        UserError: unknown words, or a sentence longer than the model was trained on.
+    """
+    inputs = task.encode_story(list(story), question)
+    with torch.no_grad():
+        output = model(inputs, trace=True)
+    word = task.vocab.decode([int(output.logits[0].argmax())])[0]
+    trace = output.trace
+    if trace is None or not hasattr(trace, "attention"):
+        return word, None
+    attention = trace.attention[0]  # (K, N'), slot 0 = most recent sentence
+    shown = min(len(story), attention.shape[-1])
+    weights = torch.zeros(attention.shape[0], len(story))
+    # Slot i holds story[-1 - i]: reverse the first ``shown`` slots into story order.
+    weights[:, len(story) - shown :] = attention[:, :shown].flip(-1)
+    return word, weights
+
+
+def format_answer(story: Sequence[str], question: str, word: str, weights: Any) -> str:
+    """A text table: the answer, then each sentence with its attention in every hop."""
+    lines = [f"Q: {question}", f"A: {word}"]
+    if weights is not None:
+        hops = weights.shape[0]
+        lines.append("  ".join(f"hop {k + 1}" for k in range(hops)) + "  sentence")
+        for i, sentence in enumerate(story):
+            cols = "  ".join(f"{float(weights[k, i]):5.3f}" for k in range(hops))
+            lines.append(f"{cols}  {sentence}")
+    return "\n".join(lines)
+
+
+def plot_attention(
+    story: Sequence[str], question: str, word: str, weights: torch.Tensor, path: Path
+) -> Path:
+    """A heatmap of the attention of every hop over the story sentences, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hops = weights.shape[0]
+    fig, ax = plt.subplots(
+        figsize=(
+            2.5 + 1.1 * hops + 0.07 * max(map(len, story), default=10),
+            1.2 + 0.35 * len(story),
+        )
+    )
+    image = ax.imshow(weights.T.numpy(), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(hops), [f"hop {k + 1}" for k in range(hops)])
+    ax.set_yticks(range(len(story)), list(story), fontsize=8)
+    for k in range(hops):
+        for i in range(len(story)):
+            value = float(weights[k, i])
+            ax.text(
+                k,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > 0.6 else "black",
+            )
+    ax.set_title(f"{question}  ->  {word}", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def ask_loop(
+    run_dir: Path,
+    stdin: IO[str],
+    stdout: IO[str],
+    *,
+    plot: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> int:
+    """Read stories and questions from ``stdin``, write answers to ``stdout``.
+
+    Returns:
+        0, or 2 when a question could not be answered (unknown words) in non-interactive input.
+    """
+    from mneme.train.run import load_run
+
+    _, task, model = load_run(Path(run_dir), overrides=overrides)
+    if not hasattr(task, "encode_story"):
+        raise UserError(f"{run_dir}: ask needs a question-answering run (bAbI)")
+    interactive = stdin.isatty()
+    if interactive:
+        stdout.write(
+            "Type a story, one sentence per line; a line ending in '?' asks a question; an empty "
+            "line starts a new story; Ctrl-D quits.\n"
+        )
+    story: list[str] = []
+    failed = False
+    asked = 0
+    for raw in stdin:
+        line = raw.strip()
+        if not line:
+            story = []
+            continue
+        if not line.endswith("?"):
+            story.append(line)
+            continue
+        try:
+            word, weights = answer(task, model, story, line)
+        except UserError as exc:
+            print(f"mneme: error: {exc}", file=stdout if interactive else sys.stderr)
+            failed = True
+            continue
+        asked += 1
+        stdout.write(format_answer(story, line, word, weights) + "\n\n")
+        if plot and weights is not None:
+            path = Path(plot)
+            if asked > 1:
+                path = path.with_name(f"{path.stem}-{asked}{path.suffix}")
+            plot_attention(story, line, word, weights, path)
+            stdout.write(f"attention plot: {path}\n\n")
+    if asked == 0 and not failed:
+        raise UserError("no question found: end a line with '?' to ask about the story")
+    return 2 if failed and not interactive else 0

@@ -1,0 +1,1 @@
+"""Tasks: pure example generators and real datasets, each with its loss and metrics."""

@@ -1,0 +1,1 @@
+"""Pictures of runs: learning curves, attention and memory heatmaps."""

@@ -1,0 +1,87 @@
+"""``mneme plot RUN``: learning curves from ``metrics.jsonl`` and attention heatmaps as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mneme.errors import UserError
+from mneme.train.logging import read_metrics
+
+
+def plot_curves(records: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Train/valid loss and valid error (%) against epoch, one figure with two panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in records]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for key, label in (("train_loss", "train"), ("valid_loss", "valid")):
+        points = [(e, r[key]) for e, r in zip(epochs, records) if key in r]
+        if points:
+            left.plot(*zip(*points), label=label)
+    left.set_xlabel("epoch")
+    left.set_ylabel("cross-entropy (nats)")
+    left.set_yscale("log")
+    left.legend()
+    points = [(e, 100 * r["valid_error"]) for e, r in zip(epochs, records) if "valid_error" in r]
+    if points:
+        right.plot(*zip(*points), color="C1")
+    right.set_xlabel("epoch")
+    right.set_ylabel("validation error %")
+    right.set_ylim(bottom=0)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -> list[Path]:
+    """Write ``RUN/plots/curves.png`` and, for models that trace attention, one heatmap per test
+    example (``RUN/plots/attention-{i}.png``). Returns the written paths.
+
+    Raises:
+        UserError: not a run directory, or no metrics yet.
+    """
+    import torch
+
+    from mneme.models.ask import plot_attention
+    from mneme.train.run import load_run, read_config, selected_dir
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    source = selected_dir(run_dir)
+    records = read_metrics(source)
+    if not records:
+        raise UserError(f"{source}: no metrics.jsonl records yet (has training started?)")
+    title = f"{config.model_name} on {config.task_name} ({source.name})"
+    written = [plot_curves(records, run_dir / "plots" / "curves.png", title)]
+    overrides = {"data_dir": data_dir} if data_dir else None
+    _, task, model = load_run(run_dir, overrides=overrides)
+    batch = next(iter(task.eval_batches("test", max(1, examples))))
+    with torch.no_grad():
+        output = model(batch.inputs, trace=True)
+    attention = getattr(output.trace, "attention", None)
+    if attention is None or not hasattr(task, "vocab"):
+        return written
+    story, query = batch.inputs["story"], batch.inputs["query"]  # type: ignore[index]
+    for i in range(min(examples, batch.size)):
+        used = int((story[i].abs().sum(-1) > 0).sum())
+        sentences = [_words(task, story[i, s]) for s in reversed(range(used))]
+        weights = attention[i, :, :used].flip(-1)
+        predicted = task.vocab.decode([int(output.logits[i].argmax())])[0]
+        truth = task.vocab.decode([int(batch.targets[i])])[0]
+        question = _words(task, query[i]) + "?"
+        path = run_dir / "plots" / f"attention-{i}.png"
+        written.append(
+            plot_attention(sentences, f"{question} (truth: {truth})", predicted, weights, path)
+        )
+    return written
+
+
+def _words(task: Any, ids: Any) -> str:
+    return " ".join(task.vocab.decode([int(t) for t in ids if int(t) != 0]))

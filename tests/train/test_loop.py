@@ -1,0 +1,136 @@
+"""The training engine: exact resume, schedules, hooks, non-finite losses, best-of-N."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mneme.errors import NonFiniteLossError, UserError
+from mneme.train.checkpoint import load_checkpoint
+from mneme.train.config import TrainConfig
+from mneme.train.hooks import LinearStart
+from mneme.train.logging import read_metrics
+from mneme.train.loop import Trainer, epoch_permutation
+
+from .toy import ToyModel, ToyTask
+
+CFG = TrainConfig(
+    epochs=4, batch_size=32, optimizer="sgd", lr=0.2, momentum=0.9, lr_decay_every=2,
+    clip_norm=1.0, progress=False, tensorboard=False,
+)
+
+
+def make(run_dir: Path, cfg: TrainConfig = CFG, hooks=(), callbacks=()) -> Trainer:
+    torch.manual_seed(cfg.seed)
+    task = ToyTask()
+    return Trainer(task, ToyModel(task.spec), cfg, run_dir, hooks=hooks, callbacks=callbacks)
+
+
+def without_time(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+@pytest.mark.parametrize("stop_at", [5, 8, 17])
+def test_resume_is_bit_identical(tmp_path: Path, stop_at: int) -> None:
+    full = make(tmp_path / "full")
+    full.fit()
+
+    def interrupt(trainer: Trainer) -> None:
+        if trainer.step == stop_at:
+            trainer.request_stop()
+
+    first = make(tmp_path / "cut", callbacks=[interrupt])
+    assert first.fit().interrupted
+    assert load_checkpoint(tmp_path / "cut/checkpoints/last.pt")["step"] == stop_at
+    resumed = make(tmp_path / "cut")  # fresh objects, as a new process would build them
+    result = resumed.fit(resume=True)
+    assert not result.interrupted and result.steps == full.step
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert without_time(read_metrics(tmp_path / "full")) == without_time(
+        read_metrics(tmp_path / "cut")
+    )
+    final_full = json.loads((tmp_path / "full/final.json").read_text())
+    final_cut = json.loads((tmp_path / "cut/final.json").read_text())
+    assert final_full["test"] == final_cut["test"]
+
+
+def test_learns_and_writes_run_dir(tmp_path: Path) -> None:
+    trainer = make(tmp_path / "run")
+    result = trainer.fit()
+    assert result.test["error"] < 0.1  # the toy classes are well separated
+    records = read_metrics(tmp_path / "run")
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert (tmp_path / "run/checkpoints/best.pt").is_file()
+    assert (tmp_path / "run/final.json").is_file()
+
+
+def test_step_schedule_halves(tmp_path: Path) -> None:
+    trainer = make(tmp_path / "run")
+    trainer.fit()
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run")]
+    assert lrs == pytest.approx([0.2, 0.2, 0.1, 0.1])
+
+
+def test_linear_start_switches_and_restarts_schedule(tmp_path: Path) -> None:
+    hook = LinearStart(epochs=2, lr=0.05)
+    trainer = make(tmp_path / "run", hooks=[hook])
+    trainer.fit()
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run")]
+    # Two linear epochs at 0.05, then a fresh schedule from 0.05 halved every 2 epochs.
+    assert lrs == pytest.approx([0.05, 0.05, 0.05, 0.05])
+    assert hook.switched_at == 2 and not bool(trainer.model.linear)
+
+
+def test_nonfinite_loss_stops_and_keeps_last_checkpoint(tmp_path: Path) -> None:
+    trainer = make(tmp_path / "run")
+    trainer.fit()
+    before = (tmp_path / "run/checkpoints/last.pt").read_bytes()
+
+    class Exploding(ToyTask):
+        def loss(self, output, batch):
+            return super().loss(output, batch) * float("nan")
+
+    cfg = TrainConfig(epochs=2, progress=False, tensorboard=False)
+    task = Exploding()
+    bad = Trainer(task, ToyModel(task.spec), cfg, tmp_path / "run2")
+    with pytest.raises(NonFiniteLossError, match="nan at step 1"):
+        bad.fit()
+    assert not (tmp_path / "run2/checkpoints/last.pt").exists()
+    assert (tmp_path / "run/checkpoints/last.pt").read_bytes() == before
+
+
+def test_fresh_fit_refuses_existing_run(tmp_path: Path) -> None:
+    make(tmp_path / "run").fit()
+    before = (tmp_path / "run/metrics.jsonl").read_text()
+    with pytest.raises(UserError, match="already holds a run"):
+        make(tmp_path / "run").fit()
+    assert (tmp_path / "run/metrics.jsonl").read_text() == before
+
+
+def test_corrupt_checkpoint_is_a_user_error(tmp_path: Path) -> None:
+    make(tmp_path / "run").fit()
+    (tmp_path / "run/checkpoints/last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match=r"last\.pt: not a readable checkpoint"):
+        make(tmp_path / "run").fit(resume=True)
+
+
+def test_epoch_permutation_is_a_deterministic_permutation() -> None:
+    a = epoch_permutation(3, 5, 100)
+    assert torch.equal(a, epoch_permutation(3, 5, 100))
+    assert torch.equal(a.sort().values, torch.arange(100))
+    assert not torch.equal(a, epoch_permutation(3, 6, 100))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("batch_size", 0), ("epochs", -1), ("lr", -0.1), ("clip_norm", 0.0)]
+)
+def test_config_validation_names_the_field(field: str, value: float) -> None:
+    import dataclasses
+
+    with pytest.raises(UserError, match=f"train.{field}"):
+        dataclasses.replace(CFG, **{field: value}).validate()
