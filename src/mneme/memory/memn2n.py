@@ -1,0 +1,515 @@
+"""End-To-End Memory Network (Sukhbaatar, Szlam, Weston & Fergus 2015, arXiv 1503.08895).
+
+A soft-attention reader over a memory of sentences, trained end to end. Section 2 of the paper:
+
+    m_i = sum_j l_j * A x_ij + T_A(i)        memory vectors        (eq. of section 4.1)
+    c_i = sum_j l_j * C x_ij + T_C(i)        output vectors
+    u^1 = sum_j l_j * B q_j                  the query
+    p^k = softmax(u^k . m^k_i)               attention, eq. (1)
+    o^k = sum_i p^k_i c^k_i                  the read, eq. (2)
+    u^{k+1} = u^k + o^k  (adjacent)  or  H u^k + o^k  (layer-wise, section 2.2)
+    a = W u^{K+1}                            answer logits, eq. (3) and section 2.1
+
+Legend: B batch, N memory slots, J words per sentence, d embedding, K hops, V vocabulary.
+
+Input contract (the bAbI task): ``story`` ``(B, N, J)`` word ids with slot 0 the most recent
+sentence, an all-nil row an empty slot, and words left-aligned in each row (nil after the end);
+``query`` ``(B, J)``. Word id 0 is the nil word. Targets are ``(B,)`` ids over the same vocabulary.
+
+The fast forward reads each sentence once for all K+1 tied tables through one fused weighted bag
+(``embedding_bag``) whose backward is one GEMM; ``memn2n_reference`` keeps the equations above
+literally, and a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from mneme.errors import UserError
+from mneme.tasks.base import ModelOutput
+
+__all__ = [
+    "MemN2N",
+    "MemN2NConfig",
+    "MemN2NTrace",
+    "QASizes",
+    "build_memn2n",
+    "memn2n_reference",
+    "position_encoding",
+]
+
+
+class QASizes(Protocol):
+    """What a QA task tells a model: ``vocab_size`` V, ``sentence_size`` J, ``memory_size`` N."""
+
+    vocab_size: int
+    sentence_size: int
+    memory_size: int
+
+
+@dataclass(frozen=True)
+class MemN2NConfig:
+    """MemN2N hyper-parameters; defaults are the paper's bAbI recipe (section 4.2).
+
+    Attributes:
+        embedding_dim: d (20 for single-task training, 50 for joint training).
+        hops: K, the number of memory layers.
+        weight_tying: ``"adjacent"`` (A^{k+1} = C^k, W^T = C^K, B = A^1) or ``"layerwise"``
+            (one A, one C for all hops, plus the linear map H; section 2.2).
+        encoding: ``"position"`` (PE, section 4.1) or ``"bow"`` (bag of words, l = 1).
+        temporal_encoding: learn T_A(i), T_C(i) for slot i (section 4.1).
+        linear_start: start training with the softmax of each memory layer removed (LS, 4.2).
+        linear_start_epochs: epochs before the training hook re-inserts the softmax (at most, in
+            its plateau mode); the authors' Matlab code uses 20 single-task, 30 joint.
+        random_noise: fraction of empty memories added at training time (RN, section 4.1);
+            it acts on the temporal indices, so it has no effect without temporal encoding.
+        init_std: standard deviation of the Gaussian initialisation of every weight.
+    """
+
+    embedding_dim: int = 20
+    hops: int = 3
+    weight_tying: Literal["adjacent", "layerwise"] = "adjacent"
+    encoding: Literal["bow", "position"] = "position"
+    temporal_encoding: bool = True
+    linear_start: bool = True
+    linear_start_epochs: int = 20
+    random_noise: float = 0.1
+    init_std: float = 0.1
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first bad field."""
+        if self.embedding_dim < 1:
+            raise UserError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
+        if self.hops < 1:
+            raise UserError(f"hops must be >= 1, got {self.hops}")
+        if self.weight_tying not in ("adjacent", "layerwise"):
+            raise UserError(
+                f"weight_tying must be 'adjacent' or 'layerwise', got {self.weight_tying!r}"
+            )
+        if self.encoding not in ("bow", "position"):
+            raise UserError(f"encoding must be 'bow' or 'position', got {self.encoding!r}")
+        if self.linear_start_epochs < 0:
+            raise UserError(f"linear_start_epochs must be >= 0, got {self.linear_start_epochs}")
+        if not 0.0 <= self.random_noise < 1.0:
+            raise UserError(f"random_noise must be in [0, 1), got {self.random_noise}")
+        if not self.init_std > 0.0:
+            raise UserError(f"init_std must be > 0, got {self.init_std}")
+
+
+@dataclass(frozen=True)
+class MemN2NTrace:
+    """What one traced forward saw.
+
+    Attributes:
+        attention: ``(B, K, N')`` the weights p^k of every hop over memory slots. Columns
+            ``0..N-1`` are the story slots (slot 0 most recent); in training with random noise,
+            columns ``N..N'-1`` are the added empty memories. Empty (padding) slots hold exactly 0.
+            In linear mode (linear start) these are the unnormalised scores u^k . m^k_i.
+        memory_mask: ``(B, N')`` bool, which columns are real memories (sentences or added noise).
+        answer_input: ``(B, d)`` the vector the answer matrix W reads, u^{K+1}.
+    """
+
+    attention: Tensor
+    memory_mask: Tensor
+    answer_input: Tensor
+
+
+def _position_factors(lengths: Tensor, max_len: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Split l_kj = a_j + (k/d) b_j (section 4.1) into ``a, b`` ``(..., J)``, zero past the end.
+
+    With L the sentence length: a_j = 1 - j/L and b_j = 2j/L - 1. The split turns the per-dimension
+    weighting into two scalar-weighted bags, which ``embedding_bag`` fuses.
+    """
+    j = torch.arange(1, max_len + 1, device=lengths.device, dtype=dtype)
+    length = lengths.unsqueeze(-1)
+    inv = 1.0 / length.clamp(min=1).to(dtype)
+    inside = j <= length
+    a = torch.where(inside, 1.0 - j * inv, 0.0)
+    b = torch.where(inside, 2.0 * j * inv - 1.0, 0.0)
+    return a, b
+
+
+def position_encoding(
+    lengths: Tensor, max_len: int, dim: int, *, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Position encoding weights l of section 4.1, per sentence.
+
+    l_kj = (1 - j/J) - (k/d)(1 - 2j/J) for word position j = 1..J and embedding dimension
+    k = 1..d, where J is the length of *that* sentence. Positions past the sentence end get 0.
+
+    Args:
+        lengths: ``(...,)`` number of words in each sentence.
+        max_len: the padded sentence width (the J of the tensors).
+        dim: d.
+        dtype: floating dtype of the result.
+
+    Returns:
+        ``(..., max_len, d)`` the weights l.
+    """
+    a, b = _position_factors(lengths, max_len, dtype)
+    k = torch.arange(1, dim + 1, device=lengths.device, dtype=dtype) / dim
+    return a.unsqueeze(-1) + b.unsqueeze(-1) * k
+
+
+def _noise_count(n: int, fraction: float) -> int:
+    """ceil(fraction * n) empty memories for n real ones (epsilon: 0.14 * 50 > 7 in floats)."""
+    return max(0, math.ceil(n * fraction - 1e-9))
+
+
+class _WeightedBag(torch.autograd.Function):
+    """out[r] = sum_j (w[0,r,j] + scale * w[1,r,j]) * table[ids[r,j]]; table ``(V, F)``.
+
+    ``weights`` is ``(P, M, J)`` with P = 2 (position encoding: a, b) or P = 1 (bag of words:
+    scale unused), zero on nil words; ``lengths`` ``(M,)`` counts the non-nil words of each row.
+
+    Forward is one ``embedding_bag`` (fused gather + weighted sum) over the non-nil words only.
+    Backward is one batched GEMM with the (non-empty rows x V) design matrix, several times faster
+    on CPU than ``embedding_bag``'s sort-based backward. Only the table gets a gradient.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        table: Tensor,
+        ids: Tensor,
+        lengths: Tensor,
+        weights: Tensor,
+        scale: Tensor | None,
+    ) -> Tensor:
+        n_parts, rows = weights.shape[0], ids.shape[0]
+        tokens = ids.view(-1).nonzero().squeeze(1)  # (T,) the non-nil words, row-major
+        words = ids.view(-1).index_select(0, tokens)
+        offsets = lengths.cumsum(0) - lengths
+        n_words = tokens.shape[0]
+        bags = F.embedding_bag(
+            words.repeat(n_parts),
+            table,
+            torch.cat([offsets + i * n_words for i in range(n_parts)]),
+            per_sample_weights=weights.view(n_parts, -1).index_select(1, tokens).view(-1),
+            mode="sum",
+        )
+        out = bags if n_parts == 1 else torch.addcmul(bags[:rows], bags[rows:], scale)
+        if ctx.needs_input_grad[0]:
+            kept = lengths.nonzero().squeeze(1)  # empty rows add nothing to the gradient
+            ctx.save_for_backward(
+                kept, ids.index_select(0, kept), weights.index_select(1, kept), scale
+            )
+            ctx.vocab = table.shape[0]  # type: ignore[attr-defined]
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        kept, ids, weights, scale = ctx.saved_tensors
+        n_parts, rows, width = weights.shape
+        grad = grad.index_select(0, kept)
+        design = grad.new_zeros(n_parts, rows, ctx.vocab)
+        design.scatter_add_(2, ids.expand(n_parts, rows, width), weights)
+        parts = torch.bmm(design.transpose(1, 2), grad.expand(n_parts, *grad.shape))  # (P, V, F)
+        # The b half is scaled per column, which commutes with the left product.
+        grad_table = parts[0] if n_parts == 1 else torch.addcmul(parts[0], parts[1], scale)
+        return grad_table, None, None, None, None
+
+
+class MemN2N(nn.Module):
+    """End-To-End Memory Network for question answering (sections 2 and 4).
+
+    Parameters (V vocabulary, d embedding, K hops, N_T temporal slots):
+        embedding: ``(V, K+1, d)`` with adjacent tying, where table k is C^k = A^{k+1} (table 0 is
+            A^1 = B, table K is C^K = W^T); ``(V, 3, d)`` tables A, C, B with layer-wise tying.
+            Row 0 (the nil word) is held at zero: it is zeroed at init and masked in every forward,
+            so it never gets a gradient.
+        temporal: ``(N_T, K+1, d)`` T_A/T_C tied like A/C (adjacent) or ``(N_T, 2, d)`` T_A, T_C
+            (layer-wise); N_T = N + ceil(random_noise * N). None without temporal encoding.
+        H: ``(d, d)`` the layer-wise map, else None.
+        answer: ``(V, d)`` the layer-wise answer matrix W, else None (W^T = C^K).
+        linear_flag: bool buffer, True while in linear mode (linear start); saved in state_dict.
+
+    Use the accessors ``A(k)``, ``C(k)``, ``TA(k)``, ``TC(k)`` (1-based hop k), ``B()`` and
+    ``W()``; each returns a ``(V, d)`` (or ``(N_T, d)``) view of the shared parameter.
+    """
+
+    linear_flag: Tensor
+    _blank_counts: Tensor
+    _nil_keep: Tensor
+    _k_over_d: Tensor
+
+    def __init__(self, config: MemN2NConfig, vocab_size: int, memory_size: int) -> None:
+        super().__init__()
+        config.validate()
+        if vocab_size < 2:
+            raise UserError(f"vocab_size must be >= 2 (nil plus one word), got {vocab_size}")
+        if memory_size < 1:
+            raise UserError(f"memory_size must be >= 1, got {memory_size}")
+        self.config = config
+        self.vocab_size = vocab_size
+        self.memory_size = memory_size
+        d, hops = config.embedding_dim, config.hops
+        self.adjacent = config.weight_tying == "adjacent"
+        if self.adjacent:
+            self._a_idx = list(range(hops))
+            self._c_idx = list(range(1, hops + 1))
+            self._b_idx, n_tables, n_temporal = 0, hops + 1, hops + 1
+        else:
+            self._a_idx, self._c_idx = [0] * hops, [1] * hops
+            self._b_idx, n_tables, n_temporal = 2, 3, 2
+        self.embedding = nn.Parameter(torch.empty(vocab_size, n_tables, d))
+        self.temporal_size = memory_size + _noise_count(memory_size, config.random_noise)
+        if config.temporal_encoding:
+            self.temporal: nn.Parameter | None = nn.Parameter(
+                torch.empty(self.temporal_size, n_temporal, d)
+            )
+        else:
+            self.register_parameter("temporal", None)
+        if self.adjacent:
+            self.register_parameter("H", None)
+            self.register_parameter("answer", None)
+        else:
+            self.H: nn.Parameter | None = nn.Parameter(torch.empty(d, d))
+            self.answer: nn.Parameter | None = nn.Parameter(torch.empty(vocab_size, d))
+        self.register_buffer("linear_flag", torch.tensor(bool(config.linear_start)))
+        blanks = [_noise_count(n, config.random_noise) for n in range(memory_size + 1)]
+        self.register_buffer("_blank_counts", torch.tensor(blanks), persistent=False)
+        self._pe_cache: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
+        keep = torch.ones(vocab_size, 1, 1)
+        keep[0] = 0.0
+        self.register_buffer("_nil_keep", keep, persistent=False)
+        self.register_buffer(
+            "_k_over_d", torch.arange(1, d + 1, dtype=torch.float32) / d, persistent=False
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight from N(0, init_std^2) (section 4.2), the nil rows at zero."""
+        std = self.config.init_std
+        for p in self.parameters():
+            nn.init.normal_(p, 0.0, std)
+        with torch.no_grad():
+            self.embedding[0].zero_()
+
+    # -- the paper's matrices, as views of the shared parameters ------------------------------
+
+    def A(self, k: int) -> Tensor:
+        """``(V, d)`` the memory embedding A^k of hop k (1-based)."""
+        return self.embedding[:, self._a_idx[k - 1]]
+
+    def C(self, k: int) -> Tensor:
+        """``(V, d)`` the output embedding C^k of hop k (1-based)."""
+        return self.embedding[:, self._c_idx[k - 1]]
+
+    def B(self) -> Tensor:
+        """``(V, d)`` the question embedding B."""
+        return self.embedding[:, self._b_idx]
+
+    def W(self) -> Tensor:
+        """``(V, d)`` the answer matrix W (logits = u^{K+1} @ W().T)."""
+        if self.answer is not None:
+            return self.answer
+        return self.embedding[:, self._c_idx[-1]]
+
+    def TA(self, k: int) -> Tensor:
+        """``(N_T, d)`` the temporal memory encoding T_A of hop k (1-based)."""
+        if self.temporal is None:
+            raise ValueError("this MemN2N has no temporal encoding")
+        return self.temporal[:, self._a_idx[k - 1]]
+
+    def TC(self, k: int) -> Tensor:
+        """``(N_T, d)`` the temporal output encoding T_C of hop k (1-based)."""
+        if self.temporal is None:
+            raise ValueError("this MemN2N has no temporal encoding")
+        return self.temporal[:, self._c_idx[k - 1]]
+
+    # -- linear start ---------------------------------------------------------------------------
+
+    @property
+    def linear(self) -> bool:
+        """True while the softmax of the memory layers is removed (linear start, section 4.2)."""
+        return bool(self.linear_flag)
+
+    @linear.setter
+    def linear(self, value: bool) -> None:
+        self.linear_flag.fill_(bool(value))
+
+    def set_linear(self, value: bool) -> None:
+        """Remove (True) or re-insert (False) the softmax in every memory layer."""
+        self.linear = value
+
+    # -- forward --------------------------------------------------------------------------------
+
+    def _random_noise(
+        self, slot_mask: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, int]:
+        """Random empty memories (section 4.1, RN), vectorised over the batch.
+
+        An example whose sentences fill slots 0..n-1 gets r = ceil(random_noise * n) blanks at
+        random places among n + r time indices (a uniform subset); its sentences keep their order
+        on the other indices, so slot s gets time s + (blanks before it). The blanks become extra
+        memories that hold only their temporal embedding and can take attention.
+
+        Args:
+            slot_mask: ``(B, N)`` which slots hold a sentence.
+
+        Returns:
+            time index ``(B, N + R)``, memory mask ``(B, N + R)``, and R = ceil(random_noise * N).
+        """
+        batch, slots = slot_mask.shape
+        extra = _noise_count(slots, self.config.random_noise)
+        width = slots + extra
+        device = slot_mask.device
+        positions = torch.arange(width, device=device)
+        span = (slot_mask * positions[1 : slots + 1]).amax(1, keepdim=True)  # (B, 1) last slot + 1
+        n_blank = self._blank_counts[span]  # (B, 1)
+        keys = torch.rand(batch, width, generator=generator, device=device)
+        keys.masked_fill_(positions >= span + n_blank, 2.0)
+        # The r smallest keys, all on valid positions, pick the blanks; then order them in time.
+        chosen = keys.topk(extra, dim=1, largest=False).indices  # (B, R)
+        is_blank = positions[:extra] < n_blank  # (B, R)
+        blank_at = torch.where(is_blank, chosen, width).sort(dim=1).values  # unused ones last
+        # Blank j has blank_at[j] - j sentences before it; slot s moves past those with <= s.
+        before = (blank_at - positions[:extra]).unsqueeze(1)  # (B, 1, R)
+        shift = (before <= positions[:slots].unsqueeze(1)).sum(2)  # (B, N)
+        time_index = torch.cat([positions[:slots] + shift, blank_at.clamp(max=width - 1)], 1)
+        return time_index, torch.cat([slot_mask, is_blank], 1), extra
+
+    def _position_weights(self, width: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """``(2, J+1, J)``: the factors a, b of l (section 4.1) for every sentence length 0..J."""
+        key = (width, dtype, device)
+        cached = self._pe_cache.get(key)
+        if cached is None:
+            lengths = torch.arange(width + 1, device=device)
+            cached = torch.stack(_position_factors(lengths, width, dtype))
+            self._pe_cache[key] = cached
+        return cached
+
+    def forward(
+        self,
+        inputs: Mapping[str, Tensor],
+        *,
+        trace: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> ModelOutput:
+        """Answer logits for a batch of stories and questions.
+
+        Args:
+            inputs: ``story`` ``(B, N, J)`` and ``query`` ``(B, J)`` word ids (0 = nil), story slot
+                0 the most recent sentence, N <= memory_size.
+            trace: also return a ``MemN2NTrace``.
+            generator: drives random noise in training; None uses torch's global RNG.
+
+        Returns:
+            ``ModelOutput`` with logits ``(B, V)``.
+        """
+        story, query = inputs["story"], inputs["query"]
+        batch, slots, width = story.shape
+        if slots > self.memory_size:
+            raise ValueError(f"story has {slots} slots but memory_size is {self.memory_size}")
+        if query.shape[1] != width:  # query and story may be padded to different widths
+            width = max(width, query.shape[1])
+            story = F.pad(story, (0, width - story.shape[2]))
+            query = F.pad(query, (0, width - query.shape[1]))
+        table = self.embedding * self._nil_keep  # (V, E, d), nil row exactly 0
+        flat_table = table.view(self.vocab_size, -1)
+        n_tables, d = table.shape[1], table.shape[2]
+        # All sentences and the query in one bag for every table: (B*N + B, E, d).
+        ids = torch.cat([story.reshape(batch * slots, width), query], 0)
+        lengths = ids.ne(0).sum(1)
+        if self.config.encoding == "position":
+            weights = self._position_weights(width, table.dtype, table.device)
+            weights = weights.index_select(1, lengths)  # (2, B*N + B, J)
+            scale = self._k_over_d.to(table.dtype).repeat(n_tables)
+        else:
+            weights, scale = ids.ne(0).to(table.dtype).unsqueeze(0), None
+        enc = _WeightedBag.apply(flat_table, ids, lengths, weights, scale)
+        story_enc, query_enc = enc.split([batch * slots, batch])  # split: no zero-fill backward
+        u = query_enc.view(batch, n_tables, d)[:, self._b_idx]  # (B, d)
+        memory = story_enc.view(batch, slots, n_tables, d)
+        if not self.adjacent:
+            memory = memory[:, :, :2]  # A and C; B reads only the query
+        mask = lengths[: batch * slots].view(batch, slots) > 0  # (B, N)
+        if self.temporal is not None:
+            if self.training and self.config.random_noise > 0 and slots > 0:
+                time_index, mask, extra = self._random_noise(mask, generator)
+                temporal = F.embedding(time_index, self.temporal.view(self.temporal_size, -1))
+                memory = F.pad(memory, (0, 0, 0, 0, 0, extra)) + temporal.view(
+                    batch, -1, *self.temporal.shape[1:]
+                )
+            else:
+                memory = memory + self.temporal[:slots]
+        tables = memory.unbind(2)  # E views (B, N', d); unbind's backward is one stack
+        # Rows of one: u (B, 1, d), p (B, 1, N'), so bmm/baddbmm need no reshapes.
+        pad = ~mask.unsqueeze(1)
+        weight = mask.unsqueeze(1).to(u.dtype)
+        linear = self.linear
+        fill = torch.finfo(u.dtype).min
+        u = u.unsqueeze(1)
+        attention = []
+        for k in range(self.config.hops):
+            m, c = tables[self._a_idx[k]], tables[self._c_idx[k]]
+            scores = torch.bmm(u, m.transpose(1, 2))  # u^T m_i, (B, 1, N')
+            if linear:
+                p = scores * weight
+            else:
+                # finfo.min, not -inf: an example with no sentence gets p = 0, not NaN.
+                p = torch.softmax(scores.masked_fill(pad, fill), dim=2) * weight
+            # u^{k+1} = u^k + o^k (adjacent) or H u^k + o^k (layer-wise), o^k = sum_i p_i c_i.
+            u = torch.baddbmm(u if self.H is None else F.linear(u, self.H), p, c)
+            attention.append(p)
+        u = u.squeeze(1)
+        w_answer = self.answer if self.answer is not None else table[:, self._c_idx[-1]]
+        logits = F.linear(u, w_answer)
+        out_trace = None
+        if trace:
+            out_trace = MemN2NTrace(torch.cat(attention, 1), mask, u)
+        return ModelOutput(logits=logits, trace=out_trace)
+
+
+def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput:
+    """Section 2 read literally, hop by hop: the readable path the fast forward is tested against.
+
+    No random noise (evaluation semantics). Returns logits ``(B, V)`` and a ``MemN2NTrace``.
+    """
+    story, query = inputs["story"], inputs["query"]
+    slots = story.shape[1]
+    cfg = model.config
+    dtype = model.embedding.dtype
+
+    def weights(x: Tensor) -> Tensor:  # l of section 4.1, (..., J, d); 0 on nil words
+        present = x.ne(0)
+        if cfg.encoding == "bow":
+            return present.to(dtype).unsqueeze(-1).expand(*x.shape, cfg.embedding_dim)
+        return position_encoding(present.sum(-1), x.shape[-1], cfg.embedding_dim, dtype=dtype)
+
+    l_story, l_query = weights(story), weights(query)
+    mask = story.ne(0).any(-1)  # (B, N)
+    u = (l_query * model.B()[query]).sum(-2)  # u = sum_j l_j B q_j
+    attention = []
+    for k in range(1, cfg.hops + 1):
+        m = (l_story * model.A(k)[story]).sum(-2)  # (B, N, d)
+        c = (l_story * model.C(k)[story]).sum(-2)
+        if model.temporal is not None:
+            m = m + model.TA(k)[:slots]
+            c = c + model.TC(k)[:slots]
+        scores = (m * u.unsqueeze(1)).sum(-1)  # u^T m_i
+        if model.linear:
+            p = torch.where(mask, scores, 0.0)
+        else:
+            p = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        o = (p.unsqueeze(-1) * c).sum(1)
+        u = u + o if model.H is None else u @ model.H.T + o
+        attention.append(p)
+    logits = u @ model.W().T
+    return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u))
+
+
+def build_memn2n(config: MemN2NConfig, spec: QASizes) -> MemN2N:
+    """A ``MemN2N`` sized by the task: ``spec.vocab_size`` V and ``spec.memory_size`` N."""
+    config.validate()
+    return MemN2N(config, vocab_size=int(spec.vocab_size), memory_size=int(spec.memory_size))
