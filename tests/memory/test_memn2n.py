@@ -48,9 +48,9 @@ def random_inputs(
     return {"story": story, "query": query}
 
 
-def make_model(vocab: int = 17, memory: int = 6, **overrides) -> MemN2N:
+def make_model(vocab: int = 17, memory: int = 6, sentence: int = 16, **overrides) -> MemN2N:
     config = replace(MemN2NConfig(embedding_dim=8), **overrides)
-    return MemN2N(config, vocab_size=vocab, memory_size=memory)
+    return MemN2N(config, vocab_size=vocab, memory_size=memory, sentence_size=sentence)
 
 
 ALL_VARIANTS = list(
@@ -345,7 +345,9 @@ def test_random_noise_is_off_in_eval_mode() -> None:
 def test_random_noise_adds_the_expected_empty_memories_in_training() -> None:
     torch.manual_seed(0)
     slots = 20
-    model = make_model(memory=slots, random_noise=0.1, linear_start=False).train()
+    model = make_model(
+        memory=slots, random_noise=0.1, linear_start=False, noise_mode="empty_memories"
+    ).train()
     inputs = random_inputs(16, slots, 4, 17, torch.Generator().manual_seed(10))
     n_real = inputs["story"].ne(0).any(-1).sum(1)
     out = model(inputs, trace=True)
@@ -362,7 +364,7 @@ def test_random_noise_adds_the_expected_empty_memories_in_training() -> None:
 
 
 def test_random_noise_time_indices_keep_sentence_order() -> None:
-    model = make_model(memory=30, random_noise=0.2)
+    model = make_model(memory=30, random_noise=0.2, noise_mode="empty_memories")
     gen = torch.Generator().manual_seed(11)
     slot_mask = torch.arange(30).unsqueeze(0) < torch.tensor([[30], [17], [1], [0], [5]])
     for _ in range(20):
@@ -381,6 +383,33 @@ def test_random_noise_time_indices_keep_sentence_order() -> None:
     a = model._random_noise(slot_mask, torch.Generator().manual_seed(3))
     b = model._random_noise(slot_mask, torch.Generator().manual_seed(3))
     assert torch.equal(a[0], b[0])
+
+
+def test_time_gap_noise_shifts_time_indices_only() -> None:
+    """The Matlab code's RN: 0..ceil(0.2 n) gaps per example, uniformly; no extra memories."""
+    model = make_model(memory=30, random_noise=0.2)
+    assert model.config.noise_mode == "time_gaps"
+    gen = torch.Generator().manual_seed(5)
+    slot_mask = torch.arange(30).unsqueeze(0) < torch.tensor([[30], [17], [1], [0], [5]])
+    gaps_seen: dict[int, set[int]] = {b: set() for b in range(5)}
+    for _ in range(200):
+        time, mask, extra = model._random_noise(slot_mask, gen)
+        assert extra == 0 and time.shape == (5, 30) and torch.equal(mask, slot_mask)
+        for b in range(5):
+            n = int(slot_mask[b].sum())
+            real_t = time[b, :n].tolist()
+            assert all(x < y for x, y in itertools.pairwise(real_t))  # order kept, distinct
+            assert real_t[:1] in ([], [0], [1], [2], [3], [4], [5], [6])
+            gaps = (real_t[-1] + 1 - n) if n else 0
+            assert 0 <= gaps <= math.ceil(0.2 * n - 1e-9)
+            gaps_seen[b].add(gaps)
+    # Every count 0..ceil(0.2 n) occurs (n = 30: 0..6; n = 17: 0..4; n = 5: 0..1).
+    assert gaps_seen[0] == set(range(7)) and gaps_seen[1] == set(range(5))
+    assert gaps_seen[4] == {0, 1} and gaps_seen[3] == {0}
+    # In a forward pass the memory keeps its size.
+    model.train()
+    inputs = random_inputs(4, 30, 4, 17, torch.Generator().manual_seed(2))
+    assert model(inputs, trace=True).trace.attention.shape == (4, 3, 30)
 
 
 # -- gradients --------------------------------------------------------------------------------
@@ -460,3 +489,26 @@ def test_learns_where_is_with_linear_start() -> None:
     with torch.no_grad():
         error = (model(inputs).logits.argmax(1) != answer).float().mean().item()
     assert error < 0.05, f"test error {error:.3f}"
+
+
+def test_code_position_formula_hand_computed() -> None:
+    """The authors' code: l_kj = 1 + 4(k - (d+1)/2)(j - (J'+1)/2)/(d J'), J' = sentence_size + 1."""
+    # d = 2, sentence_size = 3 -> J' = 4: l_kj = 1 + (k - 1.5)(j - 2.5)/2.
+    got = position_encoding(
+        torch.tensor([3, 2]), max_len=3, dim=2, dtype=torch.float64, formula="code",
+        sentence_size=3,
+    )
+    want_full = torch.tensor(
+        [[1.375, 0.625], [1.125, 0.875], [0.875, 1.125]], dtype=torch.float64
+    )
+    torch.testing.assert_close(got[0], want_full)
+    # A shorter sentence keeps the same weights on its words (J' is global) and 0 past its end.
+    torch.testing.assert_close(got[1, :2], want_full[:2])
+    assert torch.equal(got[1, 2], torch.zeros(2, dtype=torch.float64))
+
+
+def test_sentence_wider_than_sentence_size_is_refused() -> None:
+    model = make_model(sentence=4)
+    inputs = random_inputs(2, 6, 5, 17, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="sentence_size is 4"):
+        model(inputs)
