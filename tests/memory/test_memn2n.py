@@ -175,7 +175,14 @@ def test_attention_sums_to_one_on_real_slots_and_is_exactly_zero_on_padding() ->
     assert attention.shape == (6, 3, 8)
     assert torch.equal(out.trace.memory_mask, real)
     assert (attention[~real.unsqueeze(1).expand_as(attention)] == 0).all()  # exactly zero
-    torch.testing.assert_close(attention.sum(-1), torch.ones(6, 3))
+    # With the null memory (the default) the real slots and the null memory share the mass.
+    null = out.trace.null_attention
+    assert null.shape == (6, 3) and (null > 0).all()
+    torch.testing.assert_close(attention.sum(-1) + null, torch.ones(6, 3))
+    plain = make_model(memory=8, linear_start=False, hops=3, null_memory=False).eval()
+    plain_attention = plain(inputs, trace=True).trace.attention
+    torch.testing.assert_close(plain_attention.sum(-1), torch.ones(6, 3))
+    assert plain(inputs, trace=True).trace.null_attention is None
     # Linear mode: the unnormalised scores, still exactly 0 on padding.
     model.set_linear(True)
     lin = model(inputs, trace=True).trace.attention
@@ -512,3 +519,23 @@ def test_sentence_wider_than_sentence_size_is_refused() -> None:
     inputs = random_inputs(2, 6, 5, 17, torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="sentence_size is 4"):
         model(inputs)
+
+
+def test_null_memory_weight_hand_computed() -> None:
+    """One real memory with score s and the null memory with logit log N: p = e^s / (e^s + N)."""
+    torch.manual_seed(0)
+    model = make_model(
+        memory=4, sentence=3, linear_start=False, hops=1, temporal_encoding=False,
+        encoding="bow",
+    ).eval()
+    inputs = {"story": torch.tensor([[[3, 4, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]]),
+              "query": torch.tensor([[5, 6, 0]])}
+    out = model(inputs, trace=True)
+    with torch.no_grad():
+        u = model.B()[5] + model.B()[6]  # bag of words: l = 1
+        m = model.A(1)[3] + model.A(1)[4]
+        s = torch.dot(u, m)
+    expected = torch.exp(s) / (torch.exp(s) + 4.0)
+    torch.testing.assert_close(out.trace.attention[0, 0, 0], expected)
+    torch.testing.assert_close(out.trace.null_attention[0, 0], 1.0 - expected)
+    assert (out.trace.attention[0, 0, 1:] == 0).all()

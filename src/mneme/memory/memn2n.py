@@ -74,6 +74,15 @@ class MemN2NConfig:
         linear_start: start training with the softmax of each memory layer removed (LS, 4.2).
         linear_start_epochs: epochs before the training hook re-inserts the softmax (at most, in
             its plateau mode); the authors' Matlab code uses 20 single-task, 30 joint.
+        null_memory: add one empty "null" memory (content 0, attention logit ``null_logit``) to
+            every memory layer, so a hop can attend to nothing. The authors' Matlab code does not
+            mask unused memory slots: each takes softmax weight with logit 0 and acts as such a
+            null option. mneme masks padding exactly (it never takes weight, and results do not
+            depend on padding) and keeps the null option explicit instead. Measured on bAbI 1k
+            (2 seeds each), test error without -> with: task 6 21% -> 8%, task 10 36% -> 14%,
+            task 18 19-41% -> 9%.
+        null_logit: the null memory's logit; None: log N (the weight N empty slots with logit 0
+            would take together).
         random_noise: fraction of empty memories added at training time (RN, section 4.1);
             it acts on the temporal indices, so it has no effect without temporal encoding.
         noise_mode: ``"time_gaps"`` (the authors' Matlab code: 0..ceil(fraction * n) blanks,
@@ -91,6 +100,8 @@ class MemN2NConfig:
     temporal_encoding: bool = True
     linear_start: bool = True
     linear_start_epochs: int = 20
+    null_memory: bool = True
+    null_logit: float | None = None
     random_noise: float = 0.1
     noise_mode: Literal["time_gaps", "empty_memories"] = "time_gaps"
     init_std: float = 0.1
@@ -134,11 +145,14 @@ class MemN2NTrace:
             In linear mode (linear start) these are the unnormalised scores u^k . m^k_i.
         memory_mask: ``(B, N')`` bool, which columns are real memories (sentences or added noise).
         answer_input: ``(B, d)`` the vector the answer matrix W reads, u^{K+1}.
+        null_attention: ``(B, K)`` the weight of the null memory in every hop (softmax mode with
+            ``null_memory``; then attention + null_attention sums to 1 per hop), else None.
     """
 
     attention: Tensor
     memory_mask: Tensor
     answer_input: Tensor
+    null_attention: Tensor | None = None
 
 
 def _position_factors(
@@ -312,6 +326,9 @@ class MemN2N(nn.Module):
         self.config = config
         # J of the "code" position formula: fixed, so results never depend on batch padding.
         self.sentence_size = sentence_size
+        self.null_logit = (
+            config.null_logit if config.null_logit is not None else math.log(memory_size)
+        )
         self.vocab_size = vocab_size
         self.memory_size = memory_size
         d, hops = config.embedding_dim, config.hops
@@ -535,12 +552,20 @@ class MemN2N(nn.Module):
         linear = self.linear
         fill = torch.finfo(u.dtype).min
         u = u.unsqueeze(1)
-        attention = []
+        attention, null_weights = [], []
+        null = None
+        if self.config.null_memory and not linear:
+            null = u.new_full((batch, 1, 1), self.null_logit)
         for k in range(self.config.hops):
             m, c = tables[self._a_idx[k]], tables[self._c_idx[k]]
             scores = torch.bmm(u, m.transpose(1, 2))  # u^T m_i, (B, 1, N')
             if linear:
                 p = scores * weight
+            elif null is not None:
+                # The null memory is the last column; its content is 0, so it adds nothing to o.
+                full = torch.softmax(torch.cat([scores.masked_fill(pad, fill), null], 2), dim=2)
+                p = full[..., :-1] * weight
+                null_weights.append(full[..., -1])
             else:
                 # finfo.min, not -inf: an example with no sentence gets p = 0, not NaN.
                 p = torch.softmax(scores.masked_fill(pad, fill), dim=2) * weight
@@ -552,7 +577,8 @@ class MemN2N(nn.Module):
         logits = F.linear(u, w_answer)
         out_trace = None
         if trace:
-            out_trace = MemN2NTrace(torch.cat(attention, 1), mask, u)
+            nulls = torch.cat(null_weights, 1) if null_weights else None
+            out_trace = MemN2NTrace(torch.cat(attention, 1), mask, u, nulls)
         return ModelOutput(logits=logits, trace=out_trace)
 
 
@@ -585,7 +611,8 @@ def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput
     l_story, l_query = weights(story), weights(query)
     mask = story.ne(0).any(-1)  # (B, N)
     u = (l_query * model.B()[query]).sum(-2)  # u = sum_j l_j B q_j
-    attention = []
+    attention: list[Tensor] = []
+    nulls: list[Tensor] = []
     for k in range(1, cfg.hops + 1):
         m = (l_story * model.A(k)[story]).sum(-2)  # (B, N, d)
         c = (l_story * model.C(k)[story]).sum(-2)
@@ -595,13 +622,19 @@ def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput
         scores = (m * u.unsqueeze(1)).sum(-1)  # u^T m_i
         if model.linear:
             p = torch.where(mask, scores, 0.0)
+        elif cfg.null_memory:  # softmax over the real memories and the null memory
+            null = scores.new_full((scores.shape[0], 1), model.null_logit)
+            q = torch.softmax(torch.cat([scores.masked_fill(~mask, float("-inf")), null], -1), -1)
+            p, null_p = q[:, :-1], q[:, -1]
+            nulls.append(null_p)
         else:
             p = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         o = (p.unsqueeze(-1) * c).sum(1)
         u = u + o if model.H is None else u @ model.H.T + o
         attention.append(p)
     logits = u @ model.W().T
-    return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u))
+    null_weights = torch.stack(nulls, 1) if nulls else None
+    return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u, null_weights))
 
 
 def build_memn2n(config: MemN2NConfig, spec: QASizes) -> MemN2N:

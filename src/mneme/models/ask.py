@@ -23,7 +23,8 @@ def answer(
     """The predicted answer and, if the model traces it, the attention ``(K, S)`` over the story.
 
     The attention columns follow ``story`` order (oldest first); only the ``memory_size`` most
-    recent sentences are in memory, older ones get weight 0.
+    recent sentences are in memory, older ones get weight 0. With a null memory (MemN2N's
+    default) a last column ``(K, S+1)`` holds the weight of attending to nothing.
 
     Raises:
         UserError: unknown words, or a sentence longer than the model was trained on.
@@ -40,6 +41,9 @@ def answer(
     weights = torch.zeros(attention.shape[0], len(story))
     # Slot i holds story[-1 - i]: reverse the first ``shown`` slots into story order.
     weights[:, len(story) - shown :] = attention[:, :shown].flip(-1)
+    null = getattr(trace, "null_attention", None)
+    if null is not None:
+        weights = torch.cat([weights, null[0].unsqueeze(1)], 1)
     return word, weights
 
 
@@ -49,7 +53,8 @@ def format_answer(story: Sequence[str], question: str, word: str, weights: Any) 
     if weights is not None:
         hops = weights.shape[0]
         lines.append("  ".join(f"hop {k + 1}" for k in range(hops)) + "  sentence")
-        for i, sentence in enumerate(story):
+        rows = list(story) + ["(nothing: the null memory)"] * (weights.shape[1] - len(story))
+        for i, sentence in enumerate(rows):
             cols = "  ".join(f"{float(weights[k, i]):5.3f}" for k in range(hops))
             lines.append(f"{cols}  {sentence}")
     return "\n".join(lines)
@@ -65,6 +70,7 @@ def plot_attention(
     import matplotlib.pyplot as plt
 
     hops = weights.shape[0]
+    story = list(story) + ["(null memory)"] * (weights.shape[1] - len(story))
     fig, ax = plt.subplots(
         figsize=(
             2.5 + 1.1 * hops + 0.07 * max(map(len, story), default=10),

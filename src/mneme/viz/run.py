@@ -73,6 +73,9 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
         used = int((story[i].abs().sum(-1) > 0).sum())
         sentences = [_words(task, story[i, s]) for s in reversed(range(used))]
         weights = attention[i, :, :used].flip(-1)
+        null = getattr(output.trace, "null_attention", None)
+        if null is not None:
+            weights = torch.cat([weights, null[i].unsqueeze(1)], 1)
         predicted = task.vocab.decode([int(output.logits[i].argmax())])[0]
         truth = task.vocab.decode([int(batch.targets[i])])[0]
         question = _words(task, query[i]) + "?"
