@@ -135,7 +135,7 @@ SUITES: dict[str, Suite] = {
     ),
     "babi-1k": Suite(
         "babi-1k",
-        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 5) and joint, LSTM (Table 1)",
+        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 10) and joint, LSTM (Table 1)",
         lambda data_dir: _babi_cells(
             data_dir,
             "1k",
