@@ -137,3 +137,26 @@ def test_corrupt_checkpoint(run: Path, capsys) -> None:
 def test_corrupt_config(run: Path, capsys) -> None:
     (run / "config.json").write_text("{not json")
     assert "config.json" in error_of(capsys, ["eval", str(run)])
+
+
+def test_data_babi_installs_an_official_style_archive(data_root: str, tmp_path: Path) -> None:
+    import tarfile
+
+    source = Path(data_root) / "babi" / "en"
+    archive = tmp_path / "tasks_1-20_v1-2.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for split in ("train", "test"):
+            name = f"qa1_single-supporting-fact_{split}.txt"
+            tar.add(source / name, arcname=f"tasks_1-20_v1-2/en/{name}")
+    target = tmp_path / "mydata"
+    assert main(["data", "babi", "--from", str(archive), "--data-dir", str(target)]) == 0
+    installed = target / "babi" / "en" / "qa1_single-supporting-fact_train.txt"
+    assert installed.read_bytes() == (source / installed.name).read_bytes()
+
+
+def test_data_babi_rejects_a_non_archive(tmp_path: Path, capsys) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello")
+    err = error_of(capsys, ["data", "babi", "--from", str(bogus), "--data-dir", str(tmp_path)])
+    assert "notes.txt" in err
+    assert not (tmp_path / "babi").exists()

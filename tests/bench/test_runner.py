@@ -1,0 +1,87 @@
+"""The bench runner: runs cells, skips finished ones, reports missing data, writes reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mneme.bench import runner
+from mneme.bench.report import babi_table
+from mneme.bench.suites import SUITES, Suite, get_suite, recipe_cell
+from mneme.errors import UserError
+from mneme.tasks.babi import BabiConfig
+
+from ..babi_fake import write_fake_babi
+
+
+def tiny_suite(data_dir: str | None) -> Suite:
+    def build(_: str | None) -> list:
+        task = BabiConfig(task_id=1, data_dir=data_dir)
+        fast = {"epochs": 2, "tensorboard": False}
+        return [
+            recipe_cell("memn2n-1k-task01", "memn2n", "babi", task, "memn2n",
+                        model_overrides={"linear_start_epochs": 1},
+                        train_overrides={**fast, "repeats": 2}),
+            recipe_cell("lstm-1k-task01", "lstm", "babi", task, "lstm", train_overrides=fast),
+        ]
+
+    return Suite("tiny", "a tiny suite", build, report="babi-1k")
+
+
+def test_runs_writes_reports_and_resumes(tmp_path: Path, capsys) -> None:
+    data = write_fake_babi(tmp_path / "data", stories=60)
+    out = tmp_path / "out"
+    assert runner.run_suite(tiny_suite(str(data)), out, data_dir=None, jobs=1) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["model"] for r in rows} == {"memn2n", "lstm"}
+    assert len(rows) == 3  # two MemN2N repeats and one LSTM run
+    assert sum(r["selected"] for r in rows if r["model"] == "memn2n") == 1
+    for row in rows:
+        assert {"task", "model", "seed", "test_error", "steps", "seconds"} <= set(row)
+        assert row["task"] == "babi1"
+    text = (out / "results.md").read_text()
+    assert "MemN2N PE LS RN (ours)" in text and "(paper)" in text
+    assert (out / "plots" / "babi-1k-test-error.png").stat().st_size > 0
+    # A second run finds every cell finished and trains nothing.
+    stamp = (out / "cells" / "lstm-1k-task01" / "summary.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert runner.run_suite(tiny_suite(str(data)), out, data_dir=None, jobs=1) == 0
+    assert "2 already finished" in capsys.readouterr().out
+    assert (out / "cells" / "lstm-1k-task01" / "summary.json").stat().st_mtime_ns == stamp
+
+
+def test_missing_data_is_reported_and_exits_nonzero(tmp_path: Path, capsys) -> None:
+    code = runner.run_suite(tiny_suite(str(tmp_path)), tmp_path / "out", data_dir=None, jobs=1)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "skipped (data missing)" in err and "tasks_1-20_v1-2.tar.gz" in err
+
+
+def test_table_puts_paper_numbers_beside_ours() -> None:
+    cell = recipe_cell("c", "memn2n", "babi", BabiConfig(task_id=3), "memn2n")
+    summary = {
+        "test": {"error": 0.25},
+        "seconds": 1.0,
+        "repeats": [{"test": {"error": 0.25}}, {"test": {"error": 0.35}}],
+    }
+    table, errors = babi_table([(cell, summary)], "1k")
+    row = next(line for line in table.splitlines() if line.startswith("| 3 |"))
+    assert "25.0 (30.0 ± 5.0, n=2)" in row and "40.3" in row  # paper: 40.3 on task 3
+    assert errors["memn2n"][3]["selected"] == pytest.approx(25.0)
+    assert "13.9 (11 failed)" in table
+
+
+def test_suites_are_well_formed() -> None:
+    for name, suite in SUITES.items():
+        cells = suite.build("/nowhere")
+        assert cells, name
+        assert len({c.key for c in cells}) == len(cells)
+        for cell in cells:
+            cell.train.validate()
+            cell.model.validate()
+    quick = SUITES["quick"].build(None)
+    assert {c.model_name for c in quick} == {"memn2n", "lstm"}
+    with pytest.raises(UserError, match="unknown suite"):
+        get_suite("nope")
