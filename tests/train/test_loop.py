@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -77,13 +78,15 @@ def test_step_schedule_halves(tmp_path: Path) -> None:
 
 
 def test_linear_start_switches_and_restarts_schedule(tmp_path: Path) -> None:
-    hook = LinearStart(epochs=2, lr=0.05)
-    trainer = make(tmp_path / "run", hooks=[hook])
+    hook = LinearStart(epochs=3, lr=0.05)
+    cfg = dataclasses.replace(CFG, epochs=6)
+    trainer = make(tmp_path / "run", cfg, hooks=[hook])
     trainer.fit()
     lrs = [r["lr"] for r in read_metrics(tmp_path / "run")]
-    # Two linear epochs at 0.05, then a fresh schedule from 0.05 halved every 2 epochs.
-    assert lrs == pytest.approx([0.05, 0.05, 0.05, 0.05])
-    assert hook.switched_at == 2 and not bool(trainer.model.linear)
+    # Three linear epochs held at 0.05 (no decay at epoch 2), then a fresh schedule from 0.05
+    # halved every 2 epochs.
+    assert lrs == pytest.approx([0.05, 0.05, 0.05, 0.05, 0.05, 0.025])
+    assert hook.switched_at == 3 and not bool(trainer.model.linear)
 
 
 def test_nonfinite_loss_stops_and_keeps_last_checkpoint(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ class LinearStart:
     are re-inserted after ``epochs`` epochs (``mode="fixed"``, what the authors' Matlab code does:
     20 epochs single-task, 30 joint) or as soon as the validation loss stops decreasing
     (``mode="plateau"``, the paper's wording, with ``epochs`` as the upper bound). Then the learning
-    rate schedule starts again from ``lr``.
+    rate schedule starts again from ``lr``; during the linear phase the rate is held at ``lr``.
     """
 
     epochs: int = 20
@@ -31,7 +31,8 @@ class LinearStart:
     def start(self, trainer: Trainer) -> None:
         """Put the model in linear mode and set the LR for the linear phase (fresh runs only)."""
         trainer.model.set_linear(True)  # type: ignore[operator]
-        trainer.restart_schedule(self.lr, at_epoch=0)
+        # No decay during the linear phase (the Matlab code's ls_lrate_decay_step > ls_nepochs).
+        trainer.restart_schedule(self.lr, at_epoch=0, hold=True)
 
     def on_epoch_end(self, trainer: Trainer, valid: dict[str, float] | None) -> None:
         if not self.active:

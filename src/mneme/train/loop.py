@@ -164,6 +164,8 @@ class Trainer:
         """The learning rate of ``epoch`` under the schedule's current phase."""
         cfg, base = self.config, float(self.schedule["base_lr"])
         since = max(0, epoch - int(self.schedule["phase_start"]))
+        if self.schedule.get("hold"):
+            return base
         if cfg.lr_schedule == "step":
             return base * cfg.lr_decay ** (since // cfg.lr_decay_every)
         if cfg.lr_schedule == "cosine":
@@ -171,9 +173,16 @@ class Trainer:
             return base * 0.5 * (1.0 + math.cos(math.pi * min(since, span) / span))
         return base
 
-    def restart_schedule(self, base_lr: float, at_epoch: int) -> None:
-        """Start the LR schedule again from ``base_lr`` at epoch ``at_epoch``."""
-        self.schedule = {"base_lr": float(base_lr), "phase_start": int(at_epoch)}
+    def restart_schedule(self, base_lr: float, at_epoch: int, *, hold: bool = False) -> None:
+        """Start the LR schedule again from ``base_lr`` at epoch ``at_epoch``.
+
+        With ``hold`` the rate stays at ``base_lr`` until the next restart (a warm-up phase).
+        """
+        self.schedule = {
+            "base_lr": float(base_lr),
+            "phase_start": int(at_epoch),
+            "hold": float(hold),
+        }
 
     def request_stop(self) -> None:
         """Stop after the current step, saving a checkpoint to resume from."""
