@@ -151,6 +151,7 @@ class Trainer:
         self.task_generator = torch.Generator().manual_seed(config.seed)
         self._epoch_sums: dict[str, float] = {}
         self._stop_requested = False
+        self._last_valid: dict[str, str] = {}  # shown on the progress bar
         self._log: MetricsLog | None = None
 
     # -- schedule --------------------------------------------------------------------------
@@ -288,10 +289,12 @@ class Trainer:
                         bar.update(1)
                         if self.step % 20 == 0:
                             sums = self._epoch_sums
+                            rate = (bar.format_dict["rate"] or 0.0) * cfg.batch_size
                             bar.set_postfix(
                                 epoch=self.epoch + 1,
+                                ex_s=f"{rate:.0f}",
                                 loss=f"{sums['loss'] / max(sums['count'], 1):.3f}",
-                                ex_s=f"{bar.format_dict['rate'] or 0 * cfg.batch_size:.0f}",
+                                **self._last_valid,
                                 refresh=False,
                             )
                     for callback in self.callbacks:
@@ -366,6 +369,7 @@ class Trainer:
             valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, cfg.device)
             record.update({f"valid_{k}": v for k, v in valid.items()})
             value = valid[self.selection_metric]
+            self._last_valid = {f"valid_{self.selection_metric}": f"{value:.4g}"}
             # Ties go to the later epoch: equal validation error, more training.
             if value <= self.best["value"]:
                 self.best = {"value": value, "epoch": self.epoch}
