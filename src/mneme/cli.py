@@ -165,7 +165,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
         [
             ("task", task_cls, field(default_factory=task_cls)),
             ("split", str, field(default="test")),
-            ("json", bool, field(default=False)),
+            ("json", bool, field(default=False)),  # metrics as JSON; errors as fractions
             ("data_dir", str | None, field(default=None)),
             ("batch_size", int, field(default=500)),
         ],
@@ -188,8 +188,14 @@ def cmd_eval(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
+        # JSON keeps fractions; the table shows errors in % and counts as integers.
         for key, value in sorted(out.items()):
-            shown = f"{100 * value:.2f}%" if "error" in key else f"{value:.4f}"
+            if "error" in key:
+                shown = f"{100 * value:.2f}%"
+            elif key.endswith("count") or "_n_" in key:
+                shown = f"{value:.0f}"
+            else:
+                shown = f"{value:.4f}"
             print(f"{key:>28}  {shown}")
     return 0
 
