@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
@@ -84,7 +84,7 @@ def model_entry(name: str) -> Entry:
     return _lookup(MODELS, "model", name)
 
 
-def validate(config: Any, prefix: str) -> None:
+def validate(config: Any) -> None:
     """Run ``config.validate()`` if it has one (raises ``UserError`` naming the field)."""
     check = getattr(config, "validate", None)
     if callable(check):
@@ -117,7 +117,6 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)  # type: ignore[arg-type]
 
 
-Recipe = Callable[[Any, Any], tuple[Any, TrainConfig]]
 
 
 def recipe(

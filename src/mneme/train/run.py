@@ -38,8 +38,8 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first invalid field of any part."""
-        registry.validate(self.task, "task")
-        registry.validate(self.model, "model")
+        registry.validate(self.task)
+        registry.validate(self.model)
         self.train.validate()
 
     def to_json(self) -> dict[str, Any]:
