@@ -141,7 +141,7 @@ SUITES: dict[str, Suite] = {
             data_dir,
             "1k",
             range(1, 21),
-            memn2n_repeats=5,
+            memn2n_repeats=10,
             joint_repeats=1,
             lstm_repeats=1,
             lstm_epochs=60,
