@@ -85,9 +85,13 @@ def run_suite(suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2) -
     done: dict[str, dict[str, Any]] = {}
     pending: list[Cell] = []
     for cell in cells:
-        summary_path = out / "cells" / cell.key / "summary.json"
-        if summary_path.is_file():
-            done[cell.key] = json.loads(summary_path.read_text())
+        cell_dir = out / "cells" / cell.key
+        _check_same_config(cell, cell_dir)
+        summary_path = cell_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+        # A finished cell with fewer repeats than asked for is extended, not retrained.
+        if summary is not None and len(summary["repeats"]) >= cell.train.repeats:
+            done[cell.key] = summary
         else:
             pending.append(cell)
     print(
@@ -119,6 +123,34 @@ def run_suite(suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2) -
         print(f"mneme: error: no cell of suite {suite.name} could run", file=sys.stderr)
         return 1
     return 0
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """What must match for a stored cell to count: not the data location, seeds or repeats."""
+    config = json.loads(json.dumps(config))  # tuples become lists, as in config.json
+    task = {k: v for k, v in config["task"]["config"].items() if k != "data_dir"}
+    train = {k: v for k, v in config["train"].items() if k not in ("repeats", "seed", "progress")}
+    return {"task": [config["task"]["name"], task], "model": config["model"], "train": train}
+
+
+def _check_same_config(cell: Cell, cell_dir: Path) -> None:
+    """Refuse to mix results of another configuration into a suite's output directory.
+
+    Raises:
+        UserError: ``cell_dir`` holds a run whose task, model or training config differs.
+    """
+    from mneme.train.run import RunConfig
+
+    path = cell_dir / "config.json"
+    if not path.is_file():
+        return
+    stored = json.loads(path.read_text())
+    ours = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model, cell.train).to_json()
+    if _comparable(stored) != _comparable(ours):
+        raise UserError(
+            f"{path}: this cell was run with another configuration than suite's current one; "
+            "use another --out (or delete the cell to rerun it)"
+        )
 
 
 def _collect(
