@@ -50,6 +50,18 @@ def default_data_dir(given: str | None) -> str | None:
     return given if given is not None else os.environ.get(DATA_ENV) or None
 
 
+def _opt(kind: Any, help: str) -> Any:
+    """A field type with its --help text (for dataclasses made on the fly)."""
+    from typing import Annotated
+
+    import tyro
+
+    return Annotated[kind, tyro.conf.arg(help=help)]
+
+
+DATA_HELP = "dataset root holding babi/, ptb/, ...; None: $MNEME_DATA"
+
+
 def _tyro(cls: type, args: Sequence[str], default: Any, prog: str, description: str) -> Any:
     import tyro
 
@@ -66,8 +78,8 @@ def _train_args_class(task_cls: type, model_cls: type) -> type:
             ("task", task_cls, field(default_factory=task_cls)),
             ("model", model_cls, field(default_factory=model_cls)),
             ("train", TrainConfig, field(default_factory=TrainConfig)),
-            ("out", str | None, field(default=None)),
-            ("data_dir", str | None, field(default=None)),
+            ("out", _opt(str | None, "run directory (default: runs/TASK-MODEL-TIME)"), None),
+            ("data_dir", _opt(str | None, DATA_HELP), None),
         ],
         frozen=True,
     )
@@ -164,10 +176,10 @@ def cmd_eval(argv: Sequence[str]) -> int:
         "EvalArgs",
         [
             ("task", task_cls, field(default_factory=task_cls)),
-            ("split", str, field(default="test")),
-            ("json", bool, field(default=False)),  # metrics as JSON; errors as fractions
-            ("data_dir", str | None, field(default=None)),
-            ("batch_size", int, field(default=500)),
+            ("split", _opt(str, "train, valid or test"), "test"),
+            ("json", _opt(bool, "print the metrics as JSON (errors as fractions)"), False),
+            ("data_dir", _opt(str | None, DATA_HELP), None),
+            ("batch_size", _opt(int, "evaluation batch size"), 500),
         ],
         frozen=True,
     )
@@ -251,7 +263,10 @@ def cmd_plot(argv: Sequence[str]) -> int:
     run_dir = _positional_run(argv, "plot")
     args_cls = dataclasses.make_dataclass(
         "PlotArgs",
-        [("examples", int, field(default=3)), ("data_dir", str | None, field(default=None))],
+        [
+            ("examples", _opt(int, "test examples to draw attention heatmaps for"), 3),
+            ("data_dir", _opt(str | None, DATA_HELP), None),
+        ],
         frozen=True,
     )
     args = _tyro(args_cls, argv[1:], None, f"mneme plot {run_dir}", "Plot a run.")
@@ -267,7 +282,10 @@ def cmd_ask(argv: Sequence[str]) -> int:
     run_dir = _positional_run(argv, "ask")
     args_cls = dataclasses.make_dataclass(
         "AskArgs",
-        [("plot", str | None, field(default=None)), ("data_dir", str | None, field(default=None))],
+        [
+            ("plot", _opt(str | None, "also save each attention heatmap to this PNG"), None),
+            ("data_dir", _opt(str | None, DATA_HELP), None),
+        ],
         frozen=True,
     )
     args = _tyro(args_cls, argv[1:], None, f"mneme ask {run_dir}", "Ask a memory network.")
