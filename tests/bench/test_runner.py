@@ -16,7 +16,9 @@ from mneme.tasks.babi import BabiConfig
 from ..babi_fake import write_fake_babi
 
 
-def tiny_suite(data_dir: str | None, repeats: int = 2, epochs: int = 2) -> Suite:
+def tiny_suite(
+    data_dir: str | None, repeats: int = 2, epochs: int = 2, lstm_repeats: int = 1
+) -> Suite:
     def build(_: str | None) -> list:
         task = BabiConfig(task_id=1, data_dir=data_dir)
         fast = {"epochs": epochs, "tensorboard": False}
@@ -24,7 +26,8 @@ def tiny_suite(data_dir: str | None, repeats: int = 2, epochs: int = 2) -> Suite
             recipe_cell("memn2n-1k-task01", "memn2n", "babi", task, "memn2n",
                         model_overrides={"linear_start_epochs": 1},
                         train_overrides={**fast, "repeats": repeats}),
-            recipe_cell("lstm-1k-task01", "lstm", "babi", task, "lstm", train_overrides=fast),
+            recipe_cell("lstm-1k-task01", "lstm", "babi", task, "lstm",
+                        train_overrides={**fast, "repeats": lstm_repeats}),
         ]
 
     return Suite("tiny", "a tiny suite", build, report="babi-1k")
@@ -52,9 +55,15 @@ def test_runs_writes_reports_and_resumes(tmp_path: Path, capsys) -> None:
     assert (out / "cells" / "lstm-1k-task01" / "summary.json").stat().st_mtime_ns == stamp
     # Asking for more repeats extends the finished cell: old repeats are kept, new ones trained.
     first = (out / "cells" / "memn2n-1k-task01" / "repeat-0" / "final.json").read_bytes()
-    assert runner.run_suite(tiny_suite(str(data), repeats=3), out, data_dir=None, jobs=1) == 0
+    single = (out / "cells" / "lstm-1k-task01" / "final.json").read_bytes()
+    more = tiny_suite(str(data), repeats=3, lstm_repeats=2)
+    assert runner.run_suite(more, out, data_dir=None, jobs=1) == 0
     rows = json.loads((out / "results.json").read_text())
     assert sorted(r["seed"] for r in rows if r["model"] == "memn2n") == [0, 1, 2]
+    # The finished single LSTM run became repeat 0 of two; it was not trained again.
+    assert sorted(r["seed"] for r in rows if r["model"] == "lstm") == [0, 1]
+    assert (out / "cells" / "lstm-1k-task01" / "final.json").read_bytes() == single
+    assert not (out / "cells" / "lstm-1k-task01" / "repeat-0").exists()
     assert (out / "cells" / "memn2n-1k-task01" / "repeat-0" / "final.json").read_bytes() == first
     # Another configuration in the same output directory is refused, nothing overwritten.
     with pytest.raises(UserError, match="another configuration"):

@@ -153,6 +153,8 @@ def train_run(
                 train=dataclasses.replace(config.train, seed=config.train.seed + i, repeats=1),
             )
             name = f"repeat-{i}"
+            if i == 0 and (run_dir / "final.json").is_file() and not (run_dir / name).exists():
+                name = "."  # a finished single run, now extended to best-of-N, is repeat 0
             results.append(
                 _fit_one(sub, task, run_dir / name, progress=progress, callbacks=callbacks)
             )
