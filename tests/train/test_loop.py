@@ -68,6 +68,21 @@ def test_learns_and_writes_run_dir(tmp_path: Path) -> None:
     assert records[-1]["train_loss"] < records[0]["train_loss"]
     assert (tmp_path / "run/checkpoints/best.pt").is_file()
     assert (tmp_path / "run/final.json").is_file()
+    from safetensors.torch import load_file
+
+    exported = load_file(str(tmp_path / "run/model.safetensors"))
+    best = torch.load(tmp_path / "run/checkpoints/best.pt", weights_only=True)["model"]
+    assert exported.keys() == best.keys()
+    assert all(torch.equal(exported[k], best[k]) for k in best)
+
+
+def test_early_stop_at_target(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG, epochs=50, early_stop=0.1)
+    trainer = make(tmp_path / "run", cfg)
+    result = trainer.fit()
+    records = read_metrics(tmp_path / "run")
+    assert records[-1]["valid_error"] <= 0.1 < min(r["valid_error"] for r in records[:-1])
+    assert trainer.epoch == len(records) < 50 and result.steps == trainer.step
 
 
 def test_step_schedule_halves(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@
     RUN/metrics.jsonl      one line per evaluation: epoch, step, lr, train and valid metrics
     RUN/checkpoints/       last.pt (resume point), best.pt (best on validation)
     RUN/final.json         valid and test metrics of the best checkpoint, steps, seconds
+    RUN/model.safetensors  the best weights (with the ``safetensors`` extra)
     RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra)
 
 The loop is deterministic given the seed: the batch order of epoch ``e`` is a permutation drawn from
@@ -401,6 +402,7 @@ class Trainer:
             steps=self.step,
             seconds=round(self.seconds, 3),
         )
+        _export_safetensors(self.model, self.run_dir / "model.safetensors")
         atomic_write_text(
             self.run_dir / "final.json", json.dumps(result.to_json(), indent=2) + "\n"
         )
@@ -409,6 +411,18 @@ class Trainer:
     def _final_result(self) -> FitResult:
         data = json.loads((self.run_dir / "final.json").read_text())
         return FitResult(self.run_dir, **data)
+
+
+def _export_safetensors(model: nn.Module, path: Path) -> None:
+    """The best weights as ``model.safetensors`` for use outside mneme (``safetensors`` extra)."""
+    try:
+        from safetensors.torch import save_file
+    except ImportError:  # the optional extra is not installed
+        return
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
 
 
 def _plain(config: Any) -> dict[str, Any]:
