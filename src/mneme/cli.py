@@ -238,6 +238,8 @@ class BenchArgs:
     """Dataset root (default: $MNEME_DATA)."""
     list: bool = False
     """List the suites and exit."""
+    report_only: bool = False
+    """Write the reports from the cells finished so far; train nothing."""
 
 
 def cmd_bench(argv: Sequence[str]) -> int:
@@ -253,7 +255,13 @@ def cmd_bench(argv: Sequence[str]) -> int:
         raise UserError(f"--jobs must be >= 1 (got {args.jobs})")
     suite = get_suite(args.suite)
     out = Path(args.out) if args.out else Path("bench-out") / suite.name
-    return run_suite(suite, out, data_dir=default_data_dir(args.data_dir), jobs=args.jobs)
+    return run_suite(
+        suite,
+        out,
+        data_dir=default_data_dir(args.data_dir),
+        jobs=args.jobs,
+        report_only=args.report_only,
+    )
 
 
 # -- plot -----------------------------------------------------------------------------------

@@ -71,6 +71,15 @@ def test_runs_writes_reports_and_resumes(tmp_path: Path, capsys) -> None:
     assert (out / "cells" / "memn2n-1k-task01" / "repeat-0" / "final.json").read_bytes() == first
 
 
+def test_report_only_trains_nothing(tmp_path: Path) -> None:
+    data = write_fake_babi(tmp_path / "data", stories=60)
+    out = tmp_path / "out"
+    code = runner.run_suite(tiny_suite(str(data)), out, data_dir=None, jobs=1, report_only=True)
+    assert code == 1  # nothing finished, nothing to report
+    assert not (out / "cells").exists()
+    assert json.loads((out / "results.json").read_text()) == []
+
+
 def test_missing_data_is_reported_and_exits_nonzero(tmp_path: Path, capsys) -> None:
     code = runner.run_suite(tiny_suite(str(tmp_path)), tmp_path / "out", data_dir=None, jobs=1)
     assert code == 1

@@ -68,10 +68,13 @@ def run_cell(cell: Cell, out: str) -> tuple[str, dict[str, Any] | None, str | No
     return cell.key, summary, None
 
 
-def run_suite(suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2) -> int:
+def run_suite(
+    suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2, report_only: bool = False
+) -> int:
     """Run every cell of ``suite`` into ``out`` and write the reports.
 
-    Cells whose data is missing are reported (what is missing, how to get it) and skipped.
+    Cells whose data is missing are reported (what is missing, how to get it) and skipped. With
+    ``report_only`` nothing is trained: the reports cover the cells finished so far.
 
     Returns:
         0 when every runnable cell finished, 1 when no cell could run at all.
@@ -99,6 +102,8 @@ def run_suite(suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2) -
         f"{len(pending)} to run with {jobs} job(s)",
         flush=True,
     )
+    if report_only:
+        pending = []
     missing: dict[str, str] = {}
     started = time.perf_counter()
     bar = tqdm(total=len(cells), initial=len(done), unit="cell", dynamic_ncols=True)
