@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,11 @@ def test_learns_and_writes_run_dir(tmp_path: Path) -> None:
     assert records[-1]["train_loss"] < records[0]["train_loss"]
     assert (tmp_path / "run/checkpoints/best.pt").is_file()
     assert (tmp_path / "run/final.json").is_file()
+    # Atomic writes keep the usual file mode (the temp files they start from are 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "final.json", "checkpoints/last.pt"):
+        assert (tmp_path / "run" / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     from safetensors.torch import load_file
 
     exported = load_file(str(tmp_path / "run/model.safetensors"))
