@@ -136,13 +136,13 @@ SUITES: dict[str, Suite] = {
     ),
     "babi-1k": Suite(
         "babi-1k",
-        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 10), joint (best of 3), LSTM (Table 1)",
+        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 10), joint (best of 7), LSTM (Table 1)",
         lambda data_dir: _babi_cells(
             data_dir,
             "1k",
             range(1, 21),
             memn2n_repeats=10,
-            joint_repeats=3,
+            joint_repeats=7,
             lstm_repeats=1,
             lstm_epochs=60,
         ),
