@@ -153,7 +153,7 @@ def _check_same_config(cell: Cell, cell_dir: Path) -> None:
     ours = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model, cell.train).to_json()
     if _comparable(stored) != _comparable(ours):
         raise UserError(
-            f"{path}: this cell was run with another configuration than suite's current one; "
+            f"{path}: this cell was run with another configuration than the suite's current one; "
             "use another --out (or delete the cell to rerun it)"
         )
 

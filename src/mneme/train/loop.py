@@ -256,9 +256,9 @@ class Trainer:
                 if hasattr(hook, "start"):
                     hook.start(self)
             self._log = MetricsLog(self.run_dir, truncate_to=0)
-        self._log.open_tensorboard(enabled=cfg.tensorboard)
         if (self.run_dir / "final.json").exists() and resume:
-            return self._final_result()
+            return self._final_result()  # a finished run: nothing to train, nothing to log
+        self._log.open_tensorboard(enabled=cfg.tensorboard)
 
         torch.set_num_threads(cfg.threads)
         interrupted = self._train_epochs()
