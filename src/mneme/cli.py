@@ -123,7 +123,7 @@ def cmd_train(argv: Sequence[str]) -> int:
             return 0
         raise UserError(message)
     task_entry = registry.task_entry(known.task)
-    model_entry = registry.model_entry(known.model)
+    model_entry = registry.model_entry(known.model, known.task)
     args_cls = _train_args_class(task_entry.config_class(), model_entry.config_class())
     prog = f"mneme train --task {known.task} --model {known.model}"
     description = f"Train {model_entry.summary} on {task_entry.summary}."

@@ -28,6 +28,8 @@ class Entry:
     """``module:function``; tasks: ``f(config) -> Task``; models: ``f(config, task) -> Module``."""
     summary: str
     needs_data: bool = False
+    tasks: tuple[str, ...] = ()
+    """Models: the tasks it is built for (empty: any)."""
 
     def config_class(self) -> type:
         return _load(self.config)
@@ -44,6 +46,12 @@ TASKS: dict[str, Entry] = {
         "bAbI question answering, 20 tasks, 1k or 10k (Weston et al. 2015)",
         needs_data=True,
     ),
+    "retrieval": Entry(
+        "retrieval",
+        "mneme.tasks.retrieval:RetrievalConfig",
+        "mneme.tasks.retrieval:build_retrieval_task",
+        "associative retrieval, c9k8j3f1??c -> 9 (Ba et al. 2016, section 4.1)",
+    ),
 }
 
 MODELS: dict[str, Entry] = {
@@ -52,14 +60,55 @@ MODELS: dict[str, Entry] = {
         "mneme.memory.memn2n:MemN2NConfig",
         "mneme.memory.memn2n:build_memn2n",
         "End-To-End Memory Network (Sukhbaatar et al. 2015)",
+        tasks=("babi",),
     ),
     "lstm": Entry(
         "lstm",
         "mneme.models.qa:LSTMQAConfig",
         "mneme.models.qa:build_lstm_qa",
         "LSTM reading story and question as one sequence (torch.nn.LSTM)",
+        tasks=("babi",),
+    ),
+    "fast-weights": Entry(
+        "fast-weights",
+        "mneme.models.classifier:FastWeightsClassifierConfig",
+        "mneme.models.classifier:build_classifier",
+        "layer-normalised fast-weight RNN (Ba et al. 2016)",
+        tasks=("retrieval",),
+    ),
+    "delta-fw": Entry(
+        "delta-fw",
+        "mneme.models.classifier:DeltaClassifierConfig",
+        "mneme.models.classifier:build_classifier",
+        "delta-rule fast weight programmer (Schlag et al. 2021)",
+        tasks=("retrieval",),
+    ),
+    "irnn": Entry(
+        "irnn",
+        "mneme.models.classifier:IRNNClassifierConfig",
+        "mneme.models.classifier:build_classifier",
+        "ReLU RNN with identity init (Le et al. 2015; torch.nn.RNN)",
+        tasks=("retrieval",),
+    ),
+    "alstm": Entry(
+        "alstm",
+        "mneme.models.classifier:AssociativeLSTMClassifierConfig",
+        "mneme.models.classifier:build_classifier",
+        "associative LSTM (Danihelka et al. 2016)",
+        tasks=("retrieval",),
     ),
 }
+
+TASK_MODELS: dict[tuple[str, str], Entry] = {
+    ("retrieval", "lstm"): Entry(
+        "lstm",
+        "mneme.models.classifier:LSTMClassifierConfig",
+        "mneme.models.classifier:build_classifier",
+        "LSTM classifier (torch.nn.LSTM)",
+        tasks=("retrieval",),
+    ),
+}
+"""A model name whose architecture depends on the task: (task, model) -> entry, read first."""
 
 
 def _load(ref: str) -> Any:
@@ -79,9 +128,21 @@ def task_entry(name: str) -> Entry:
     return _lookup(TASKS, "task", name)
 
 
-def model_entry(name: str) -> Entry:
-    """The registered model ``name``; ``UserError`` listing the known ones otherwise."""
-    return _lookup(MODELS, "model", name)
+def model_entry(name: str, task: str | None = None) -> Entry:
+    """The registered model ``name`` (for ``task``, when the model depends on it).
+
+    Raises:
+        UserError: an unknown name, listing the known ones.
+    """
+    if task is not None and (task, name) in TASK_MODELS:
+        return TASK_MODELS[(task, name)]
+    entry = _lookup(MODELS, "model", name)
+    if task is not None and entry.tasks and task not in entry.tasks:
+        fits = sorted(n for n, e in MODELS.items() if not e.tasks or task in e.tasks)
+        fits += sorted(n for t, n in TASK_MODELS if t == task)
+        raise UserError(f"model {name!r} is built for task(s) {', '.join(entry.tasks)}, not "
+                        f"{task!r}; models for {task}: {', '.join(fits)}")
+    return entry
 
 
 def validate(config: Any) -> None:
@@ -160,6 +221,18 @@ def recipe(
             lr_schedule="constant",
             clip_norm=5.0,
             eval_batch_size=500,
+        )
+    if task_name == "retrieval":
+        # Ba et al. 2016, section 4.1: Adam, mini-batches of 128; 100k training sequences make
+        # 781 steps an epoch, so 64 epochs are 50k steps
+        return model_config, TrainConfig(
+            epochs=64,
+            batch_size=128,
+            optimizer="adam",
+            lr=1e-3,
+            lr_schedule="constant",
+            clip_norm=5.0,
+            eval_batch_size=2000,
         )
     return model_config, TrainConfig()
 

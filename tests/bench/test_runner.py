@@ -110,6 +110,11 @@ def test_suites_are_well_formed() -> None:
             cell.train.validate()
             cell.model.validate()
     quick = SUITES["quick"].build(None)
-    assert {c.model_name for c in quick} == {"memn2n", "lstm"}
+    assert {(c.task_name, c.model_name) for c in quick} == {
+        ("babi", "memn2n"), ("babi", "lstm"), ("retrieval", "fast-weights")}
+    fw = {(c.group, c.model.hidden_size): c.train.repeats
+          for c in SUITES["fast-weights"].build(None)}
+    assert {m for m, _ in fw} >= {"fast-weights", "lstm", "irnn", "alstm"}
+    assert fw[("fast-weights", 20)] == 3
     with pytest.raises(UserError, match="unknown suite"):
         get_suite("nope")

@@ -94,31 +94,43 @@ def babi_table(
 def write_reports(
     suite: Suite, finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path, *, seconds: float
 ) -> str:
-    """Write ``OUT/results.md`` and ``OUT/plots/*.png``; return the table for the terminal."""
-    size = "10k" if suite.report == "babi-10k" else "1k"
-    table, errors = babi_table(finished, size)
+    """Write ``OUT/results.md`` and ``OUT/plots/*.png``; return the tables for the terminal.
+
+    bAbI cells and associative retrieval cells get their own sections (the quick suite has both).
+    """
+    babi = [(c, s) for c, s in finished if c.task_name == "babi"]
+    retrieval = [(c, s) for c, s in finished if c.task_name == "retrieval"]
     train_seconds = sum(float(s["seconds"]) for _, s in finished)
-    notes = [
-        f"# mneme bench --suite {suite.name}",
-        "",
-        suite.description + ".",
-        "",
-        f"bAbI {size} test error in % of the repeat selected on validation error; in brackets "
-        "the mean ± std over repeats. 'mean' averages the tasks in this table (ours and the "
-        "paper's over the same tasks); the last row is the paper's mean over all 20 tasks. "
-        "Paper: Sukhbaatar et al. 2015, Table 1 (LSTM: Weston et al. 2015).",
-        "",
-        table,
-        "",
+    notes = [f"# mneme bench --suite {suite.name}", "", suite.description + ".", ""]
+    tables = []
+    if babi or suite.report.startswith("babi"):
+        size = "10k" if suite.report == "babi-10k" else "1k"
+        table, errors = babi_table(babi, size)
+        notes += [
+            f"bAbI {size} test error in % of the repeat selected on validation error; in "
+            "brackets the mean ± std over repeats. 'mean' averages the tasks in this table (ours "
+            "and the paper's over the same tasks); the last row is the paper's mean over all 20 "
+            "tasks. Paper: Sukhbaatar et al. 2015, Table 1 (LSTM: Weston et al. 2015).",
+            "",
+            table,
+            "",
+        ]
+        tables.append(table)
+        if errors:
+            _plot_babi(errors, size, out / "plots" / f"babi-{size}-test-error.png")
+    if retrieval:
+        from mneme.bench.report_retrieval import retrieval_section
+
+        text, table = retrieval_section(retrieval, out)
+        notes += [text, ""]
+        tables.append(table)
+    notes += [
         f"{len(finished)} cells; training time {train_seconds:.0f} s summed over cells, "
         f"{seconds:.0f} s wall clock for this invocation.",
         "",
     ]
-    text = "\n".join(notes)
-    atomic_write_text(out / "results.md", text)
-    if errors:
-        _plot_babi(errors, size, out / "plots" / f"babi-{size}-test-error.png")
-    return table
+    atomic_write_text(out / "results.md", "\n".join(notes))
+    return "\n\n".join(tables)
 
 
 def _plot_babi(errors: dict[str, dict[int, dict[str, float]]], size: str, path: Path) -> None:

@@ -57,7 +57,7 @@ def recipe_cell(
     train_overrides: dict[str, Any] | None = None,
 ) -> Cell:
     """A cell that trains with the published recipe for (task, model), then the overrides."""
-    model_cls = registry.model_entry(model_name).config_class()
+    model_cls = registry.model_entry(model_name, task_name).config_class()
     model = dataclasses.replace(model_cls(), **(model_overrides or {}))
     model, train = registry.recipe(task_name, model_name, task, model)
     train = dataclasses.replace(train, progress=False, **(train_overrides or {}))
@@ -116,6 +116,42 @@ def _babi_cells(
     return cells
 
 
+def _retrieval_cells(
+    plan: Sequence[tuple[str, int, int, float | None]], *, epochs: int
+) -> list[Cell]:
+    """Associative retrieval cells: (model, R, seeds, lr or None for the recipe's) each.
+
+    A cell stops early once its validation error reaches 0; ``-tuned`` cells use their own lr.
+    """
+    from mneme.tasks.retrieval import RetrievalConfig
+
+    cells = []
+    for model, r, seeds, lr in plan:
+        group = model if lr is None else f"{model}-tuned"
+        train: dict[str, Any] = {"repeats": seeds, "epochs": epochs, "early_stop": 0.0}
+        if lr is not None:
+            train["lr"] = lr
+        cells.append(recipe_cell(f"{group}-r{r}", group, "retrieval", RetrievalConfig(), model,
+                                 model_overrides={"hidden_size": r}, train_overrides=train))
+    return cells
+
+
+# Table 1 of Ba et al. 2016 at R = 20, 50, 100: three seeds at R = 20, where the comparison is
+# decided, two at R = 50, one at R = 100 where every model ends near 0 or where a step costs
+# several times more (A-LSTM; the delta rule, beyond the paper, runs in --suite fast-weights-extra).
+FAST_WEIGHTS_PLAN: tuple[tuple[str, int, int, float | None], ...] = (
+    ("fast-weights", 20, 3, None), ("fast-weights", 50, 2, None), ("fast-weights", 100, 1, None),
+    ("lstm", 20, 3, None), ("lstm", 50, 2, None), ("lstm", 100, 1, None),
+    ("irnn", 20, 3, None), ("irnn", 50, 2, None), ("irnn", 100, 1, None),
+    ("alstm", 20, 1, None),
+    ("lstm", 20, 2, 3e-3), ("irnn", 20, 2, 3e-3),
+)
+FAST_WEIGHTS_EXTRA: tuple[tuple[str, int, int, float | None], ...] = (
+    ("delta-fw", 20, 1, None), ("alstm", 50, 1, None),
+)
+FAST_WEIGHTS_EPOCHS = 51
+"""781 steps an epoch at batch 128: about 40k steps."""
+
 QUICK_TASKS = (1, 2, 4, 6, 15)
 
 SUITES: dict[str, Suite] = {
@@ -131,7 +167,8 @@ SUITES: dict[str, Suite] = {
             joint_repeats=0,
             lstm_repeats=1,
             lstm_epochs=20,
-        ),
+        )
+        + _retrieval_cells([("fast-weights", 20, 1, None)], epochs=10),
         report="babi-1k",
     ),
     "babi-1k": Suite(
@@ -171,6 +208,21 @@ SUITES: dict[str, Suite] = {
             lstm_epochs=5,
         ),
         report="babi-10k",
+    ),
+    "fast-weights": Suite(
+        "fast-weights",
+        "Associative retrieval, K = 4 (Ba et al. 2016, Table 1): fast weights, LSTM, IRNN, "
+        "A-LSTM at R = 20, 50, 100 where affordable (Adam lr 1e-3, batch 128, up to 40k steps, "
+        "stopping at 0% validation error), LSTM and IRNN also at a tuned lr 3e-3",
+        lambda data_dir: _retrieval_cells(FAST_WEIGHTS_PLAN, epochs=FAST_WEIGHTS_EPOCHS),
+        report="fast-weights",
+    ),
+    "fast-weights-extra": Suite(
+        "fast-weights-extra",
+        "Associative retrieval, K = 4, beyond the fast-weights suite: the delta-rule fast weight "
+        "programmer (Schlag et al. 2021) at R = 20 and the A-LSTM at R = 50 (same recipe)",
+        lambda data_dir: _retrieval_cells(FAST_WEIGHTS_EXTRA, epochs=FAST_WEIGHTS_EPOCHS),
+        report="fast-weights",
     ),
 }
 

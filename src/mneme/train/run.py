@@ -61,7 +61,7 @@ class RunConfig:
         except (KeyError, TypeError):
             raise UserError(f"{where}: not a mneme run configuration") from None
         task_cls = registry.task_entry(task_name).config_class()
-        model_cls = registry.model_entry(model_name).config_class()
+        model_cls = registry.model_entry(model_name, task_name).config_class()
         return cls(
             task_name,
             registry.config_from_dict(task_cls, task_data, f"{where} (task)"),
@@ -78,7 +78,7 @@ def build_task(config: RunConfig) -> Task:
 
 def build_model(config: RunConfig, task: Task) -> nn.Module:
     """A freshly initialised model of ``config`` for ``task``."""
-    return registry.model_entry(config.model_name).build(config.model, task.spec)
+    return registry.model_entry(config.model_name, config.task_name).build(config.model, task.spec)
 
 
 def _fit_one(

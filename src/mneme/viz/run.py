@@ -66,6 +66,8 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
     with torch.no_grad():
         output = model(batch.inputs, trace=True)
     attention = getattr(output.trace, "attention", None)
+    if attention is not None and config.task_name == "retrieval":
+        return written + _plot_retrieval(batch, output, attention, run_dir, examples)
     if attention is None or not hasattr(task, "vocab"):
         return written
     story, query = batch.inputs["story"], batch.inputs["query"]  # type: ignore[index]
@@ -83,6 +85,22 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
         written.append(
             plot_attention(sentences, f"{question} (truth: {truth})", predicted, weights, path)
         )
+    return written
+
+
+def _plot_retrieval(batch: Any, output: Any, attention: Any, run_dir: Path,
+                    examples: int) -> list[Path]:
+    """Fast-weight attention over the past of each example (``fast-weights-{i}.png``)."""
+    from mneme.tasks.retrieval import VOCAB, decode
+    from mneme.viz.heatmaps import plot_attention_over_past
+
+    written = []
+    for i in range(min(examples, batch.size)):
+        text = decode(batch.inputs[i])
+        answer, truth = VOCAB[int(output.logits[i].argmax())], VOCAB[int(batch.targets[i])]
+        title = f"{text} -> {answer} (truth {truth}): fast-weight attention"
+        path = run_dir / "plots" / f"fast-weights-{i}.png"
+        written.append(plot_attention_over_past(list(text), attention[i], title, path))
     return written
 
 

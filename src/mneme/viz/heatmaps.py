@@ -1,0 +1,43 @@
+"""Heatmaps of attention over a sequence's own past (fast weights, self-attention)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import Tensor
+
+
+def plot_attention_over_past(
+    symbols: Sequence[str], attention: Tensor, title: str, path: Path
+) -> Path:
+    """One ``(T, T)`` heatmap: row t is the retrieval at step t, column tau the step it reads.
+
+    Args:
+        symbols: the T input symbols, labelling rows and columns.
+        attention: ``(T, T)`` weights (signed: fast weights attend by inner products, which may
+            be negative); drawn on a symmetric colour scale.
+        title: the figure title (the answer and the truth, say).
+        path: the PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weights = attention.detach().cpu().float().numpy()
+    bound = float(abs(weights).max()) or 1.0
+    n = len(symbols)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.42 * n, 1.0 + 0.42 * n))
+    image = ax.imshow(weights, cmap="RdBu_r", vmin=-bound, vmax=bound)
+    ax.set_xticks(range(n), list(symbols))
+    ax.set_yticks(range(n), list(symbols))
+    ax.set_xlabel("earlier step read (tau)")
+    ax.set_ylabel("retrieving at step t")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
