@@ -1,6 +1,7 @@
 """Fast weights: training speed against torch.nn.LSTM, and peak memory of the two retrieval forms.
 
-    OMP_NUM_THREADS=1 python benchmarks/fast_weights_speed.py [--budget-gib 16] [--quick]
+    OMP_NUM_THREADS=1 python benchmarks/fast_weights_speed.py [--part all|speed|memory]
+        [--budget-gib 16] [--quick]
 
 Part 1 times a full training step (forward, backward, Adam) of the associative retrieval network
 (Ba et al. 2016, section 4.1: 100-d embedding, R recurrent units, 100-unit ReLU layer) at batch
@@ -130,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-gib", type=float, default=16.0)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--part", choices=["all", "speed", "memory"], default="all")
     parser.add_argument("--child", nargs=4, metavar=("FORM", "B", "T", "H"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -141,9 +143,11 @@ def main() -> None:
         speed([20], steps=20, rounds=1)
         memory([(10, 11, 50)], args.budget_gib)
         return
-    speed([20, 50, 100], steps=200, rounds=3)
-    memory([(100, 11, 100), (100, 11, 300), (100, 11, 1000), (100, 50, 1000), (100, 200, 300),
-            (100, 1000, 100)], args.budget_gib)
+    if args.part in ("all", "speed"):
+        speed([20, 50, 100], steps=200, rounds=3)
+    if args.part in ("all", "memory"):
+            memory([(100, 11, 100), (100, 11, 300), (100, 11, 1000), (100, 50, 1000),
+                (100, 200, 300), (100, 1000, 100)], args.budget_gib)
 
 
 if __name__ == "__main__":

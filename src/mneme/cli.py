@@ -39,6 +39,7 @@ commands:
   plot    learning curves and attention heatmaps of a run:  mneme plot RUN
   ask     answer questions about your own story:  mneme ask RUN
   data    install a dataset:  mneme data babi --from tasks_1-20_v1-2.tar.gz
+  hopfield associative memory:  mneme hopfield capacity --n 100,200   mneme hopfield recall
 
 `mneme COMMAND --help` shows a command's options. Datasets are read from --data-dir, else
 ${DATA_ENV}.
@@ -322,6 +323,28 @@ def cmd_data(argv: Sequence[str]) -> int:
     return 0
 
 
+# -- hopfield -------------------------------------------------------------------------------
+def cmd_hopfield(argv: Sequence[str]) -> int:
+    from mneme.associative import experiments as ex
+
+    subcommands = {"capacity": ex.CapacityArgs, "recall": ex.RecallArgs}
+    if not argv or argv[0] not in subcommands:
+        if argv and argv[0] in ("-h", "--help"):
+            print("usage: mneme hopfield capacity|recall [options]  (options: --help after it)")
+            return 0
+        raise UserError("hopfield needs a subcommand: capacity or recall (mneme hopfield recall)")
+    name, cls = argv[0], subcommands[argv[0]]
+    args = _tyro(cls, argv[1:], None, f"mneme hopfield {name}", cls.__doc__ or name)
+    if name == "capacity":
+        result = ex.run_capacity(args)
+        print(ex.format_capacity(result))
+        print(f"wrote {Path(args.out) / 'capacity.png'}, capacity.csv, capacity.json")
+    else:
+        result = ex.run_recall(args)
+        print(f"{result['exact']}/{result['count']} recalled exactly; wrote {result['path']}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "eval": cmd_eval,
@@ -329,6 +352,7 @@ COMMANDS = {
     "plot": cmd_plot,
     "ask": cmd_ask,
     "data": cmd_data,
+    "hopfield": cmd_hopfield,
 }
 
 

@@ -1,0 +1,540 @@
+"""Modern (dense, continuous) Hopfield networks and the Hopfield layers built on them.
+
+Continuous modern Hopfield network, Ramsauer et al. 2020, "Hopfield Networks is All You Need"
+(arXiv 2008.02217), stored patterns X = (x_1 .. x_P) as rows (P, D), state xi (D,):
+
+    E(xi)  = -lse(beta, X xi) + 1/2 xi^T xi + beta^-1 log P + 1/2 M^2          eq. (2)
+    xi_new = X^T softmax(beta X xi)                                            eq. (3)
+
+with lse(beta, z) = beta^-1 log sum_mu exp(beta z_mu) and M = max_mu ||x_mu||. The update is the
+attention of a query xi over keys = values = X (a CCCP step: E never increases; one step
+usually retrieves). Batch-first: stored (P, D) or (B, P, D), states (B, S, D).
+
+Dense associative memory for binary states, Krotov & Hopfield 2016 ("Dense Associative Memory
+for Pattern Recognition", eq. 2-3) with F(z) = z^n or max(z, 0)^n, and Demircigil et al. 2017
+("On a model of associative memory with huge storage capacity") with F(z) = exp(z):
+
+    E(s) = -sum_mu F(x_mu . s),  s_i <- the sign of s_i giving the lower E (kept on a tie)
+
+Layers (the roles of the ``hopfield-layers`` package, written here in plain torch):
+`Hopfield` (stored and state patterns given, projections learned), `HopfieldPooling` (learned
+state patterns pool a set), `HopfieldLayer` (learned stored patterns: a lookup over learned
+memories) and `HopfieldCore`, a sequence core (DESIGN.md contract) whose state is the list of
+key/value patterns written so far. Legend: B batch, S state patterns, P stored patterns, D
+features, T time, N memory slots written so far, H output features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from mneme.associative.hopfield import RecallResult, _check_pm1
+
+__all__ = [
+    "Hopfield",
+    "HopfieldCore",
+    "HopfieldLayer",
+    "HopfieldPooling",
+    "HopfieldState",
+    "HopfieldTrace",
+    "ModernRetrieval",
+    "dense_energy",
+    "dense_recall",
+    "lse",
+    "modern_energy",
+    "modern_retrieve",
+    "modern_update",
+]
+
+
+def lse(beta: float | Tensor, z: Tensor, dim: int = -1) -> Tensor:
+    """Log-sum-exp at inverse temperature beta: beta^-1 log sum exp(beta z) along ``dim``."""
+    return torch.logsumexp(beta * z, dim=dim) / beta
+
+
+def _pair(stored: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    if stored.dim() not in (2, 3) or state.dim() not in (2, 3):
+        raise ValueError(
+            f"stored must be (P, D) or (B, P, D) and state (S, D) or (B, S, D), got "
+            f"{tuple(stored.shape)} and {tuple(state.shape)}"
+        )
+    if stored.shape[-1] != state.shape[-1]:
+        raise ValueError(f"stored has D={stored.shape[-1]} but state D={state.shape[-1]}")
+    if stored.shape[-2] < 1:
+        raise ValueError("stored must hold at least one pattern (P >= 1)")
+    if stored.dim() == 3 and state.dim() == 3 and stored.shape[0] != state.shape[0]:
+        raise ValueError(f"stored batch {stored.shape[0]} != state batch {state.shape[0]}")
+    return stored, state
+
+
+def modern_update(stored: Tensor, state: Tensor, beta: float) -> tuple[Tensor, Tensor]:
+    """One update xi_new = X^T softmax(beta X xi), Ramsauer et al. 2020 eq. (3).
+
+    Args:
+        stored: X, (P, D) or (B, P, D).
+        state: xi, (S, D) or (B, S, D).
+        beta: inverse temperature > 0.
+    Returns:
+        (new state like ``state`` (broadcast to B), association softmax(beta xi X^T) (.., S, P)).
+    Raises:
+        ValueError: shape mismatch or beta <= 0.
+    """
+    if not beta > 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    x, xi = _pair(stored, state)
+    assoc = torch.softmax(beta * xi @ x.mT, dim=-1)
+    return assoc @ x, assoc
+
+
+def modern_energy(stored: Tensor, state: Tensor, beta: float) -> Tensor:
+    """E = -lse(beta, X xi) + 1/2 xi.xi + beta^-1 log P + 1/2 M^2 (eq. 2); (.., S). E >= 0."""
+    x, xi = _pair(stored, state)
+    m2 = (x * x).sum(-1).amax(-1)  # M^2, per batch
+    if m2.dim():
+        m2 = m2.unsqueeze(-1)
+    n = x.shape[-2]
+    return -lse(beta, xi @ x.mT) + 0.5 * (xi * xi).sum(-1) + math.log(n) / beta + 0.5 * m2
+
+
+@dataclass(frozen=True)
+class ModernRetrieval:
+    """Result of `modern_retrieve`.
+
+    Attributes:
+        state: (.., S, D) the retrieved patterns.
+        association: (.., S, P) softmax(beta xi X^T) of the last update.
+        steps: updates made (all states are iterated together until all have converged).
+        converged: (.., S) bool, the last update moved the state by at most ``tol`` (max-norm).
+        energy: (.., S, steps + 1) E before and after every update.
+        history: (.., S, steps + 1, D) the states, if ``keep_states``; else None.
+    """
+
+    state: Tensor
+    association: Tensor
+    steps: int
+    converged: Tensor
+    energy: Tensor
+    history: Tensor | None = None
+
+
+def modern_retrieve(
+    stored: Tensor,
+    state: Tensor,
+    beta: float,
+    *,
+    max_iter: int = 1,
+    tol: float = 1e-6,
+    keep_states: bool = False,
+) -> ModernRetrieval:
+    """Iterate xi <- X^T softmax(beta X xi) from ``state``: one-step retrieval (max_iter=1) or
+    until every state moves by at most ``tol`` (max-norm) or ``max_iter`` updates.
+
+    Shapes as in `modern_update`. Raises ValueError for max_iter < 1 or bad shapes.
+    """
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    xi = state
+    energies, hist = [modern_energy(stored, xi, beta)], [xi]
+    steps = 0
+    for _ in range(max_iter):
+        new, assoc = modern_update(stored, xi, beta)
+        moved = (new - xi).abs().amax(-1)
+        xi, steps = new, steps + 1
+        energies.append(modern_energy(stored, xi, beta))
+        hist.append(xi)
+        if bool((moved <= tol).all()):
+            break
+    energy = torch.stack(torch.broadcast_tensors(*energies), dim=-1)
+    history = torch.stack(torch.broadcast_tensors(*hist), dim=-2) if keep_states else None
+    return ModernRetrieval(xi, assoc, steps, moved <= tol, energy, history)
+
+
+# -- dense associative memory (binary states) -------------------------------------------------
+Separation = Literal["poly", "rectified", "exp"]
+
+
+def _separation(kind: Separation, n: int) -> Callable[[Tensor], Tensor]:
+    if kind == "poly":
+        return lambda z: z**n
+    if kind == "rectified":
+        return lambda z: z.clamp(min=0) ** n
+    if kind == "exp":
+        return torch.exp
+    raise ValueError(f"F must be 'poly', 'rectified' or 'exp', got {kind!r}")
+
+
+def _dense_args(patterns: Tensor, states: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    x = _check_pm1(patterns, "patterns")
+    s = _check_pm1(states, "states").to(x.dtype)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if x.dim() not in (2, 3) or s.dim() != 2 or x.shape[-1] != s.shape[-1]:
+        raise ValueError(
+            f"patterns must be (P, N) or (B, P, N) and states (B, N) with the same N, got "
+            f"{tuple(x.shape)} and {tuple(s.shape)}"
+        )
+    if x.dim() == 3 and x.shape[0] != s.shape[0]:
+        raise ValueError(f"patterns batch {x.shape[0]} != states batch {s.shape[0]}")
+    return x, s
+
+
+def dense_energy(patterns: Tensor, states: Tensor, F: Separation = "poly", n: int = 3) -> Tensor:
+    """E = -sum_mu F(x_mu . s) (Krotov & Hopfield 2016 eq. 2; Demircigil et al. 2017).
+
+    Args:
+        patterns: (P, N) or (B, P, N), +-1. states: (B, N), +-1.
+        F: "poly" z^n, "rectified" max(z, 0)^n, or "exp" exp(z).
+        n: the polynomial degree.
+    Returns:
+        (B,) energies; with "exp" computed in float64 (finite for N up to about 700).
+    Raises:
+        ValueError: entries other than +-1, shapes, unknown F.
+    """
+    x, s = _dense_args(patterns, states, n)
+    fn = _separation(F, n)
+    m = (x @ s.unsqueeze(-1)).squeeze(-1) if x.dim() == 3 else s @ x.mT  # (B, P)
+    return -fn(m.double() if F == "exp" else m).sum(-1)
+
+
+def dense_recall(
+    patterns: Tensor,
+    cues: Tensor,
+    F: Separation = "poly",
+    n: int = 3,
+    *,
+    max_sweeps: int = 50,
+    generator: torch.Generator | None = None,
+) -> RecallResult:
+    """Asynchronous minimisation of the dense energy: in each sweep every unit, in a random order
+    per cue, takes the sign that gives the lower E (kept on a tie), Krotov & Hopfield eq. (3).
+
+    The overlaps m_mu = x_mu . s of every cue are kept up to date, so a unit update costs O(P)
+    per cue; all B cues are updated at once. With F = exp the comparison is made in log space
+    (log-sum-exp), so it never overflows.
+
+    Args:
+        patterns: (P, N) shared or (B, P, N) one set per cue, +-1. cues: (B, N), +-1.
+        F, n: the separation function (see `dense_energy`).
+        max_sweeps: at most this many sweeps.
+        generator: for the update order.
+    Returns:
+        `RecallResult` (energy per sweep; no update-level records; cycled all False).
+    """
+    x, s = _dense_args(patterns, cues, n)
+    fn = _separation(F, n)
+    b, big_n = s.shape
+    xb = x.expand(b, *x.shape) if x.dim() == 2 else x  # (B, P, N) view
+    s = s.clone()
+    m = (xb @ s.unsqueeze(-1)).squeeze(-1)  # (B, P)
+    rows = torch.arange(b)
+    converged = torch.zeros(b, dtype=torch.bool)
+    sweeps = torch.full((b,), max_sweeps, dtype=torch.long)
+    energies = [dense_energy(x, s, F, n)]
+    for sweep in range(max_sweeps):
+        order = torch.rand(b, big_n, generator=generator).argsort(-1)
+        changed = torch.zeros(b, dtype=torch.bool)
+        for t in range(big_n):
+            i = order[:, t]
+            col = xb[rows, :, i]  # (B, P): x_mu,i of every cue's patterns
+            si = s[rows, i]
+            rest = m - col * si.unsqueeze(1)  # overlaps without unit i
+            up, down = rest + col, rest - col
+            if F == "exp":
+                gain = torch.logsumexp(up, -1) - torch.logsumexp(down, -1)
+            else:
+                gain = (fn(up) - fn(down)).sum(-1)  # E(s_i=-1) - E(s_i=+1)
+            new = torch.where(gain > 0, 1.0, torch.where(gain < 0, -1.0, si)).to(s.dtype)
+            flip = new != si
+            if bool(flip.any()):
+                s[rows, i] = new
+                m = rest + col * new.unsqueeze(1)
+                changed |= flip
+        sweeps[~changed & ~converged] = sweep
+        converged |= ~changed
+        energies.append(dense_energy(x, s, F, n))
+        if bool(converged.all()):
+            break
+    cycled = torch.zeros(b, dtype=torch.bool)
+    return RecallResult(s, converged, cycled, sweeps, torch.stack(energies, 1))
+
+
+# -- layers -----------------------------------------------------------------------------------
+class Hopfield(nn.Module):
+    """Hopfield layer (Ramsauer et al. 2020, eq. 10): Z = softmax(beta Q K^T) V with
+    Q = R W_Q (state patterns R), K = Y W_K (stored patterns Y), V = Y_v W_V (Y_v: the pattern
+    projection input, Y by default), heads split the association space, W_O maps to the output.
+
+    With ``update_steps`` u > 1 the state first takes u - 1 Hopfield updates in the association
+    space, Q <- softmax(beta Q K^T) K (eq. 3 with X = K), stopping early once no query moves by
+    more than ``update_tol``; then it reads V. ``update_steps=1`` is multi-head attention.
+
+    Args:
+        state_size: D_q, features of the state patterns R.
+        stored_size: D_y of the stored patterns Y (default D_q).
+        hidden_size: association space size, split over heads (default D_q).
+        output_size: H (default D_q).
+        value_size: D_v of the pattern projection input (default D_y).
+        num_heads: heads; hidden_size must be divisible by it.
+        beta: inverse temperature; None: 1/sqrt(head size). ``trainable_beta`` learns log beta.
+        update_steps, update_tol: see above.
+        normalize: LayerNorm on R, Y and Y_v before projecting (as the reference layers do).
+        dropout: on the association weights.
+    Raises:
+        ValueError: non-positive sizes, hidden_size not divisible by num_heads, update_steps < 1.
+    """
+
+    def __init__(
+        self,
+        state_size: int,
+        stored_size: int | None = None,
+        hidden_size: int | None = None,
+        output_size: int | None = None,
+        value_size: int | None = None,
+        *,
+        num_heads: int = 1,
+        beta: float | None = None,
+        trainable_beta: bool = False,
+        update_steps: int = 1,
+        update_tol: float = 0.0,
+        normalize: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        stored_size = stored_size or state_size
+        hidden_size = hidden_size or state_size
+        output_size = output_size or state_size
+        value_size = value_size or stored_size
+        for name, v in (("state_size", state_size), ("num_heads", num_heads)):
+            if v < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size {hidden_size} not divisible by num_heads {num_heads}")
+        if update_steps < 1:
+            raise ValueError(f"update_steps must be >= 1, got {update_steps}")
+        self.num_heads, self.update_steps, self.update_tol = num_heads, update_steps, update_tol
+        head = hidden_size // num_heads
+        beta = 1.0 / math.sqrt(head) if beta is None else beta
+        if not beta > 0:
+            raise ValueError(f"beta must be > 0, got {beta}")
+        self.log_beta = nn.Parameter(torch.tensor(math.log(beta)), requires_grad=trainable_beta)
+        norm = nn.LayerNorm if normalize else (lambda size: nn.Identity())
+        self.norm_state, self.norm_stored, self.norm_value = (
+            norm(state_size), norm(stored_size), norm(value_size),
+        )  # fmt: skip
+        self.w_q = nn.Linear(state_size, hidden_size)
+        self.w_k = nn.Linear(stored_size, hidden_size)
+        self.w_v = nn.Linear(value_size, hidden_size)
+        self.w_o = nn.Linear(hidden_size, output_size)
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def beta(self) -> Tensor:
+        return self.log_beta.exp()
+
+    def _heads(self, t: Tensor) -> Tensor:  # (B, L, hidden) -> (B, heads, L, head)
+        return t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+    def forward(
+        self,
+        stored: Tensor,
+        state: Tensor,
+        values: Tensor | None = None,
+        *,
+        stored_mask: Tensor | None = None,
+        association_mask: Tensor | None = None,
+        return_association: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Retrieve for every state pattern.
+
+        Args:
+            stored: Y (B, P, D_y). state: R (B, S, D_q). values: Y_v (B, P, D_v), default Y.
+            stored_mask: (B, P) bool, False for padding patterns.
+            association_mask: (S, P) or (B, S, P) bool, True where state s may associate with
+                pattern p. Every state must keep at least one pattern.
+            return_association: also return the association weights of the last step.
+        Returns:
+            Z (B, S, H), and with return_association the weights (B, heads, S, P).
+        """
+        if stored.dim() != 3 or state.dim() != 3 or stored.shape[0] != state.shape[0]:
+            raise ValueError(
+                f"stored must be (B, P, D) and state (B, S, D) with the same B, got "
+                f"{tuple(stored.shape)} and {tuple(state.shape)}"
+            )
+        values = stored if values is None else values
+        q = self._heads(self.w_q(self.norm_state(state)))
+        k = self._heads(self.w_k(self.norm_stored(stored)))
+        v = self._heads(self.w_v(self.norm_value(values)))
+        allowed = None
+        if stored_mask is not None:
+            allowed = stored_mask[:, None, None, :]
+        if association_mask is not None:
+            am = association_mask if association_mask.dim() == 2 else association_mask[:, None]
+            allowed = am if allowed is None else allowed & am
+        beta = self.beta
+        for _ in range(self.update_steps - 1):
+            new = self._associate(q, k, beta, allowed) @ k
+            moved = (new - q).detach().abs().amax()
+            q = new
+            if float(moved) <= self.update_tol:
+                break
+        assoc = self.dropout(self._associate(q, k, beta, allowed))
+        z = self.w_o((assoc @ v).transpose(1, 2).flatten(-2))
+        return (z, assoc) if return_association else z
+
+    @staticmethod
+    def _associate(q: Tensor, k: Tensor, beta: float | Tensor, allowed: Tensor | None) -> Tensor:
+        scores = beta * q @ k.mT
+        if allowed is not None:
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        return torch.softmax(scores, dim=-1)
+
+
+class HopfieldPooling(nn.Module):
+    """Pool a set (B, P, D) into S learned state patterns: Z = Hopfield(stored=set, state=Q)
+    with Q (S, D) learned (the reference package's HopfieldPooling; with S = 1 this is the
+    attention pooling used for multiple-instance learning in Ramsauer et al. 2020).
+
+    Args:
+        input_size: D. output_size: H (default D). num_queries: S. Other keywords go to
+        `Hopfield`.
+    Returns (forward): (B, S, H), and the association (B, heads, S, P) if asked.
+    """
+
+    def __init__(
+        self, input_size: int, output_size: int | None = None, num_queries: int = 1, **kwargs
+    ) -> None:
+        super().__init__()
+        if num_queries < 1:
+            raise ValueError(f"num_queries must be >= 1, got {num_queries}")
+        self.queries = nn.Parameter(torch.randn(num_queries, input_size) / math.sqrt(input_size))
+        self.hopfield = Hopfield(input_size, input_size, output_size=output_size, **kwargs)
+
+    def forward(
+        self, stored: Tensor, *, stored_mask: Tensor | None = None, return_association=False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        state = self.queries.expand(stored.shape[0], *self.queries.shape)
+        return self.hopfield(
+            stored, state, stored_mask=stored_mask, return_association=return_association
+        )
+
+
+class HopfieldLayer(nn.Module):
+    """A lookup over P learned memories: Z = Hopfield(stored=M, state=R, values=V) with the
+    stored patterns M (P, D) and their values V (P, D) learned (the reference package's
+    HopfieldLayer with separate lookup weights); a learned associative memory for R (B, S, D).
+
+    Args:
+        input_size: D. num_memories: P. output_size: H (default D). Other keywords go to
+        `Hopfield`.
+    Returns (forward): (B, S, H), and the association (B, heads, S, P) if asked.
+    """
+
+    def __init__(
+        self, input_size: int, num_memories: int, output_size: int | None = None, **kwargs
+    ) -> None:
+        super().__init__()
+        if num_memories < 1:
+            raise ValueError(f"num_memories must be >= 1, got {num_memories}")
+        scale = 1 / math.sqrt(input_size)
+        self.memories = nn.Parameter(torch.randn(num_memories, input_size) * scale)
+        self.values = nn.Parameter(torch.randn(num_memories, input_size) * scale)
+        self.hopfield = Hopfield(input_size, input_size, output_size=output_size, **kwargs)
+
+    def forward(self, state: Tensor, *, return_association=False) -> Tensor | tuple[Tensor, Tensor]:
+        b = state.shape[0]
+        stored = self.memories.expand(b, *self.memories.shape)
+        values = self.values.expand(b, *self.values.shape)
+        return self.hopfield(stored, state, values, return_association=return_association)
+
+
+# -- the sequence core ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HopfieldState:
+    """Patterns written so far: keys (B, N, D_k) and values (B, N, D_v), oldest first."""
+
+    keys: Tensor
+    values: Tensor
+
+
+@dataclass(frozen=True)
+class HopfieldTrace:
+    """association: (B, T, N) weights of each step over all N slots (later slots get 0)."""
+
+    association: Tensor
+
+
+class HopfieldCore(nn.Module):
+    """A sequence core with a growing modern Hopfield memory: at step t it writes the pattern
+    pair (k_t = W_K x_t, v_t = W_V x_t), then retrieves with q_t = W_Q x_t over every pair
+    written so far, itself included (causal), y_t = W_O V^T softmax(beta K q_t), after
+    ``update_steps - 1`` Hopfield updates q <- K^T softmax(beta K q).
+
+    Args:
+        input_size: D. hidden_size: H, the output features. key_size: D_k (default H).
+        value_size: D_v (default H). beta: None for 1/sqrt(D_k). update_steps: >= 1.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        key_size: int | None = None,
+        value_size: int | None = None,
+        *,
+        beta: float | None = None,
+        update_steps: int = 1,
+    ) -> None:
+        super().__init__()
+        if update_steps < 1:
+            raise ValueError(f"update_steps must be >= 1, got {update_steps}")
+        self.key_size, self.value_size = key_size or hidden_size, value_size or hidden_size
+        self.beta = 1 / math.sqrt(self.key_size) if beta is None else beta
+        self.update_steps = update_steps
+        self.w_q = nn.Linear(input_size, self.key_size)
+        self.w_k = nn.Linear(input_size, self.key_size)
+        self.w_v = nn.Linear(input_size, self.value_size)
+        self.w_o = nn.Linear(self.value_size, hidden_size)
+
+    def initial_state(
+        self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> HopfieldState:
+        """An empty memory: keys (B, 0, D_k), values (B, 0, D_v)."""
+        dtype = dtype or self.w_q.weight.dtype
+        return HopfieldState(
+            torch.zeros(batch_size, 0, self.key_size, device=device, dtype=dtype),
+            torch.zeros(batch_size, 0, self.value_size, device=device, dtype=dtype),
+        )
+
+    def forward(
+        self, x: Tensor, state: HopfieldState | None = None, *, trace: bool = False
+    ) -> tuple[Tensor, HopfieldState] | tuple[Tensor, HopfieldState, HopfieldTrace]:
+        """x (B, T, D) -> (y (B, T, H), state with T more slots[, HopfieldTrace])."""
+        if x.dim() != 3:
+            raise ValueError(f"x must be (B, T, D), got {tuple(x.shape)}")
+        b, t, _ = x.shape
+        state = self.initial_state(b, x.device, x.dtype) if state is None else state
+        past = state.keys.shape[1]
+        keys = torch.cat([state.keys, self.w_k(x)], dim=1)  # (B, N, D_k), N = past + T
+        values = torch.cat([state.values, self.w_v(x)], dim=1)
+        slot = torch.arange(past + t, device=x.device)
+        allowed = slot.unsqueeze(0) <= past + torch.arange(t, device=x.device).unsqueeze(1)
+        q = self.w_q(x)
+        for _ in range(self.update_steps - 1):
+            q = Hopfield._associate(q, keys, self.beta, allowed) @ keys
+        assoc = Hopfield._associate(q, keys, self.beta, allowed)
+        y = self.w_o(assoc @ values)
+        new_state = HopfieldState(keys, values)
+        if trace:
+            return y, new_state, HopfieldTrace(assoc.detach())
+        return y, new_state
+
+    def step(self, x_t: Tensor, state: HopfieldState) -> tuple[Tensor, HopfieldState]:
+        """x_t (B, D) -> (y_t (B, H), state with one more slot)."""
+        y, state = self.forward(x_t.unsqueeze(1), state)
+        return y.squeeze(1), state
