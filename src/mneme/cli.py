@@ -109,8 +109,9 @@ def cmd_train(argv: Sequence[str]) -> int:
             )
         run_dir = Path(known.resume)
         config = read_config(run_dir)
-        summary = train_run(config, run_dir, resume=True)
-        return _report_training(summary, run_dir)
+        dist = _distributed(config.train.device)
+        summary = train_run(config, run_dir, resume=True, distributed=dist)
+        return _report_training(summary, run_dir, dist)
     wants_help = any(a in ("-h", "--help") for a in rest)
     if not known.task or not known.model:
         tasks = ", ".join(sorted(registry.TASKS))
@@ -138,8 +139,18 @@ def cmd_train(argv: Sequence[str]) -> int:
     config = RunConfig(known.task, task_cfg, known.model, args.model, args.train)
     config.validate()
     run_dir = Path(args.out) if args.out else _default_run_dir(known.task, task_cfg, known.model)
-    summary = train_run(config, run_dir)
-    return _report_training(summary, run_dir)
+    dist = _distributed(config.train.device)
+    if dist.world_size > 1 and not args.out:
+        raise UserError("with torchrun, pass --out RUN_DIR so that every rank uses the same run")
+    summary = train_run(config, run_dir, distributed=dist)
+    return _report_training(summary, run_dir, dist)
+
+
+def _distributed(device: str) -> Any:
+    """This process's rank under ``torchrun`` (read from the environment), else one process."""
+    from mneme.train.distributed import from_environment
+
+    return from_environment(os.environ, device)
 
 
 def _default_run_dir(task_name: str, task_cfg: Any, model_name: str) -> Path:
@@ -151,14 +162,25 @@ def _default_run_dir(task_name: str, task_cfg: Any, model_name: str) -> Path:
     return Path("runs") / f"{tag}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _report_training(summary: dict[str, Any], run_dir: Path) -> int:
+_HEADLINE = ("perplexity", "bpc", "bits", "error", "mse")
+"""The metric ``train`` prints, the first a run has: each task's paper unit."""
+
+
+def _report_training(summary: dict[str, Any], run_dir: Path, dist: Any = None) -> int:
+    if dist is not None and not dist.is_main:
+        return 130 if summary.get("interrupted") else 0
     if summary.get("interrupted"):
         print(f"interrupted; checkpoint saved. Resume with: mneme train --resume {run_dir}")
         return 130
     test, valid = summary["test"], summary["valid"]
+    name = next((m for m in _HEADLINE if m in valid), "error")
+
+    def show(value: float) -> str:
+        return f"{100 * value:.2f}%" if name == "error" else f"{value:.4g}"
+
     print(
-        f"{run_dir}: valid error {100 * valid.get('error', float('nan')):.2f}%, "
-        f"test error {100 * test.get('error', float('nan')):.2f}% "
+        f"{run_dir}: valid {name} {show(valid.get(name, float('nan')))}, "
+        f"test {name} {show(test.get(name, float('nan')))} "
         f"(best epoch {summary['best_epoch']}, {summary['steps']} steps, "
         f"{summary['seconds']:.1f} s)"
     )

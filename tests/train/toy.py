@@ -77,3 +77,71 @@ class ToyModel(nn.Module):
 
     def forward(self, inputs: torch.Tensor, *, trace: bool = False) -> ModelOutput:
         return ModelOutput(self.net(inputs))
+
+
+class ToyStreamTask:
+    """A token stream (a noisy repeating pattern) walked in contiguous chunks, like PTB."""
+
+    name = "toy-stream"
+    stateful = True
+    selection_metric = "nll"
+
+    def __init__(self, seq_len: int = 5, vocab: int = 6, length: int = 2000) -> None:
+        g = torch.Generator().manual_seed(99)
+        pattern = torch.tensor([0, 1, 2, 3, 4, 5, 4, 3, 2, 1]) % vocab
+        stream = pattern.repeat(length // len(pattern) + 1)[:length]
+        noise = torch.rand(length, generator=g) < 0.1
+        stream = torch.where(noise, torch.randint(0, vocab, (length,), generator=g), stream)
+        self.vocab, self.seq_len = vocab, seq_len
+        self.splits = {"train": stream, "valid": stream[:400], "test": stream[400:800]}
+
+    def _rows(self, split: str, batch_size: int) -> torch.Tensor:
+        data = self.splits[split]
+        width = len(data) // batch_size
+        return data[: width * batch_size].view(batch_size, width)
+
+    def num_train_batches(self, batch_size: int) -> int:
+        return (self._rows("train", batch_size).shape[1] - 1) // self.seq_len
+
+    def _chunk(self, rows: torch.Tensor, index: int) -> Batch:
+        start = index * self.seq_len
+        return Batch(rows[:, start : start + self.seq_len],
+                     rows[:, start + 1 : start + 1 + self.seq_len])
+
+    def train_batch_at(self, index: int, batch_size: int, generator: torch.Generator) -> Batch:
+        return self._chunk(self._rows("train", batch_size), index)
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        rows = self._rows(split, batch_size)
+        for index in range((rows.shape[1] - 1) // self.seq_len):
+            yield self._chunk(rows, index)
+
+    def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(output.logits.flatten(0, 1), batch.targets.flatten())
+
+    def metrics(self, output: ModelOutput, batch: Batch) -> dict[str, float]:
+        nll = nn.functional.cross_entropy(
+            output.logits.flatten(0, 1), batch.targets.flatten(), reduction="sum"
+        )
+        return {"count": batch.targets.numel(), "nll": float(nll)}
+
+    def finalize_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        import math
+
+        return {**metrics, "perplexity": math.exp(metrics["nll"])}
+
+
+class ToyLM(nn.Module):
+    """Embedding, an LSTM and a softmax layer; records the states it was handed (for tests)."""
+
+    def __init__(self, vocab: int = 6, hidden: int = 8) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.rnn = nn.LSTM(hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+        self.seen: list = []
+
+    def forward(self, inputs: torch.Tensor, state=None) -> ModelOutput:
+        self.seen.append(state)
+        y, (h, c) = self.rnn(self.embed(inputs), state)
+        return ModelOutput(self.out(y), state=(h, c))

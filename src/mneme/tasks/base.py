@@ -57,12 +57,20 @@ class ModelOutput:
     Attributes:
         logits: unnormalised scores, ``(B, V)`` for classification or ``(B, T, V)`` per step.
         trace: the model's ``Trace`` when asked with ``trace=True`` (weightings, attention).
-        aux_loss: an extra loss term the model adds to the task's (REINFORCE, margins), or None.
+        aux_loss: an extra loss term the model adds to the task's (margins), or None.
+        state: the recurrent state after the batch, for tasks that carry it across batches
+            (language models under truncated BPTT); a tensor or a tuple of tensors.
+        log_prob: ``(B,)`` summed log-probability of the model's sampled discrete decisions
+            (stochastic hard addressing or hard attention), for REINFORCE; None when soft.
+        baseline: ``(B,)`` the learned baseline's prediction of each example's cost (REINFORCE).
     """
 
     logits: torch.Tensor
     trace: Any = None
     aux_loss: torch.Tensor | None = None
+    state: Any = None
+    log_prob: torch.Tensor | None = None
+    baseline: torch.Tensor | None = None
 
 
 @runtime_checkable
@@ -107,14 +115,16 @@ class GeneratedTask(Task, Protocol):
         ...
 
 
-_GROUPED = re.compile(r"^(?P<metric>.+)_(?P<group>task\d+)$")
+_GROUPED = re.compile(r"^(?P<metric>.+)_(?P<group>[a-z]+\d+)$")
 
 
 def reduce_metrics(totals: Mapping[str, float]) -> dict[str, float]:
     """Turn summed metrics into means.
 
-    ``count`` and keys starting with ``n_`` stay sums. A key ``{metric}_task{N}`` is divided by
-    ``n_task{N}`` (per-task means in joint training); every other key by ``count``.
+    ``count`` and keys starting with ``n_`` stay sums. A grouped key ``{metric}_{group}{N}`` (e.g.
+    ``error_task3``, ``bits_len40``) is divided by ``n_{group}{N}`` when that count is present
+    (per-task means in joint training, per-length means in generalisation tests); every other key
+    by ``count``.
     """
     count = max(float(totals.get("count", 0.0)), 1.0)
     out: dict[str, float] = {}

@@ -34,6 +34,10 @@ class TrainConfig:
     """``step``: times ``lr_decay`` every ``lr_decay_every`` epochs (MemN2N: halve every 25)."""
     lr_decay: float = 0.5
     lr_decay_every: int = 25
+    lr_decay_start: int | None = None
+    """With ``step``: the first (0-based) epoch whose rate is decayed; from there the rate is
+    multiplied by ``lr_decay`` every ``lr_decay_every`` epochs (Zaremba et al. 2014: 4, halving
+    every epoch). None: decay at multiples of ``lr_decay_every``."""
     loss_reduction: Literal["mean", "sum"] = "mean"
     """Optimise the batch mean or the batch sum of the task loss (MemN2N's reference sums)."""
     clip_norm: float | None = 40.0
@@ -75,6 +79,8 @@ class TrainConfig:
                 raise UserError(f"train.{name} must be >= 1 (got {value})")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserError(f"train.lr must be a positive number (got {self.lr})")
+        if self.lr_decay_start is not None and self.lr_decay_start < 0:
+            raise UserError(f"train.lr_decay_start must be >= 0 (got {self.lr_decay_start})")
         if not 0 < self.lr_decay <= 1:
             raise UserError(f"train.lr_decay must be in (0, 1] (got {self.lr_decay})")
         for name in ("clip_norm", "clip_value"):

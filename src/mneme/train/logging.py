@@ -15,19 +15,23 @@ class MetricsLog:
     that crashed after logging but before checkpointing never repeats a line.
     """
 
-    def __init__(self, run_dir: Path, *, truncate_to: int) -> None:
+    def __init__(self, run_dir: Path, *, truncate_to: int, enabled: bool = True) -> None:
         self.path = Path(run_dir) / "metrics.jsonl"
+        self.enabled = enabled  # False on the non-zero ranks of a distributed run: count only
+        self._writer: Any = None
+        if not enabled:
+            self.lines = truncate_to
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept: list[str] = []
         if self.path.exists() and truncate_to > 0:
             kept = self.path.read_text(encoding="utf-8").splitlines()[:truncate_to]
         self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         self.lines = len(kept)
-        self._writer: Any = None
 
     def open_tensorboard(self, *, enabled: bool) -> None:
         """Start writing TensorBoard events under ``RUN/tb`` if enabled and installed."""
-        if not enabled or self._writer is not None:
+        if not enabled or not self.enabled or self._writer is not None:
             return
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -37,6 +41,9 @@ class MetricsLog:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` (flushed and fsynced) and mirror its numbers to TensorBoard."""
+        if not self.enabled:
+            self.lines += 1
+            return
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
             handle.flush()

@@ -40,6 +40,7 @@ from mneme.train.checkpoint import (
     save_checkpoint,
 )
 from mneme.train.config import TrainConfig
+from mneme.train.distributed import Distributed
 from mneme.train.logging import MetricsLog
 
 
@@ -81,19 +82,56 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=generator)
 
 
+def is_stream(task: Task) -> bool:
+    """True for a task whose batches are consecutive chunks of one stream (language models).
+
+    A stream task has ``stateful = True``, ``num_train_batches(batch_size)`` and
+    ``train_batch_at(index, batch_size, generator)``; the loop walks its chunks in order and
+    carries the model's recurrent state from one batch to the next (truncated BPTT).
+    """
+    return bool(getattr(task, "stateful", False))
+
+
+def detach_state(state: Any) -> Any:
+    """``state`` (a tensor or nested tuple of tensors) cut from the graph: the BPTT truncation."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, tuple | list):
+        return tuple(detach_state(s) for s in state)
+    raise TypeError(f"a carried state must be a tensor or a tuple of tensors, not {type(state)}")
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module, task: Task, split: str, batch_size: int, device: str = "cpu"
 ) -> dict[str, float]:
-    """Mean metrics of ``model`` on ``split`` of ``task`` (the model is left in eval mode)."""
+    """Mean metrics of ``model`` on ``split`` of ``task`` (the model is left in eval mode).
+
+    A stream task's state is carried across the split's batches, starting from zeros. A task's
+    optional ``finalize_metrics`` adds derived metrics (perplexity, bits per character).
+    """
     model.eval()
     totals: dict[str, float] = {}
+    stream = is_stream(task)
+    state = None
     for batch in task.eval_batches(split, batch_size):
         batch = batch.to(device)
-        output = model(batch.inputs)
+        if stream:
+            output = model(batch.inputs, state=state)
+            state = output.state
+        else:
+            output = model(batch.inputs)
         for key, value in task.metrics(output, batch).items():
             totals[key] = totals.get(key, 0.0) + float(value)
-    return reduce_metrics(totals)
+    return finalize(task, reduce_metrics(totals))
+
+
+def finalize(task: Task, metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` with the task's derived metrics added (``finalize_metrics``), if it has any."""
+    extra = getattr(task, "finalize_metrics", None)
+    return extra(metrics) if callable(extra) else metrics
 
 
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -132,10 +170,20 @@ class Trainer:
         full_config: dict[str, Any] | None = None,
         hooks: Iterable[Hook] = (),
         callbacks: Iterable[Callable[[Trainer], None]] = (),
+        distributed: Distributed | None = None,
     ) -> None:
         config.validate()
         self.task = task
         self.model = model.to(config.device)
+        self.dist = distributed or Distributed()
+        if self.dist.world_size > 1 and config.batch_size % self.dist.world_size:
+            raise UserError(
+                f"train.batch_size ({config.batch_size}) must be a multiple of the number of "
+                f"processes ({self.dist.world_size}): each rank trains on an equal share"
+            )
+        # Gradients are averaged across ranks by DDP's hooks during backward.
+        self.forward_model: nn.Module = self.dist.wrap(self.model)
+        self._carry: Any = None  # a stream task's recurrent state between batches
         self.config = config
         self.run_dir = Path(run_dir)
         self.full_config = full_config or {"train": _plain(config)}
@@ -158,6 +206,8 @@ class Trainer:
     # -- schedule --------------------------------------------------------------------------
     @property
     def steps_per_epoch(self) -> int:
+        if is_stream(self.task):
+            return max(1, int(self.task.num_train_batches(self.config.batch_size)))  # type: ignore[attr-defined]
         if isinstance(self.task, DatasetTask):
             return max(1, self.task.num_train // self.config.batch_size)
         return self.config.epoch_steps
@@ -169,6 +219,11 @@ class Trainer:
         if self.schedule.get("hold"):
             return base
         if cfg.lr_schedule == "step":
+            if cfg.lr_decay_start is not None:
+                if since < cfg.lr_decay_start:
+                    return base
+                decays = (since - cfg.lr_decay_start) // cfg.lr_decay_every + 1
+                return base * cfg.lr_decay**decays
             return base * cfg.lr_decay ** (since // cfg.lr_decay_every)
         if cfg.lr_schedule == "cosine":
             span = max(1, cfg.epochs - int(self.schedule["phase_start"]))
@@ -209,10 +264,27 @@ class Trainer:
             "metrics_lines": self._log.lines if self._log else 0,
             "config": self.full_config,
             "rng": capture_rng(self.task_generator),
+            # Distributed: each rank's carried state is in its own file (see save()).
+            "carry": self._carry if self.dist.world_size == 1 else None,
+            "carry_per_rank": self.dist.world_size > 1,
         }
 
+    def _carry_path(self, step: int) -> Path:
+        return self.checkpoint_dir / f"carry-step{step}-rank{self.dist.rank}.pt"
+
     def save(self) -> None:
-        save_checkpoint(self.checkpoint_dir / "last.pt", self._payload())
+        """Write ``last.pt`` atomically (and, distributed, each rank's carried state first)."""
+        per_rank = self.dist.world_size > 1
+        if per_rank:
+            save_checkpoint(self._carry_path(self.step), {"carry": self._carry})
+            self.dist.barrier()
+        if self.dist.is_main:
+            save_checkpoint(self.checkpoint_dir / "last.pt", self._payload())
+        self.dist.barrier()
+        if per_rank:  # older carry files are stale once last.pt names this step
+            for old in self.checkpoint_dir.glob(f"carry-step*-rank{self.dist.rank}.pt"):
+                if old != self._carry_path(self.step):
+                    old.unlink(missing_ok=True)
 
     def _restore(self, payload: dict[str, Any]) -> None:
         self.model.load_state_dict(payload["model"])
@@ -226,6 +298,9 @@ class Trainer:
         self.best = dict(payload["best"])
         self._epoch_sums = dict(payload["epoch_sums"])
         restore_rng(payload["rng"], self.task_generator)
+        self._carry = payload.get("carry")
+        if payload.get("carry_per_rank"):
+            self._carry = load_checkpoint(self._carry_path(self.step))["carry"]
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> FitResult:
@@ -237,25 +312,29 @@ class Trainer:
         """
         cfg = self.config
         last = self.checkpoint_dir / "last.pt"
+        main = self.dist.is_main
         if resume:
             payload = load_checkpoint(last)
             self._restore(payload)
-            self._log = MetricsLog(self.run_dir, truncate_to=int(payload["metrics_lines"]))
+            self._log = MetricsLog(
+                self.run_dir, truncate_to=int(payload["metrics_lines"]), enabled=main
+            )
         else:
             if (self.run_dir / "checkpoints" / "last.pt").exists():
                 raise UserError(
                     f"{self.run_dir}: already holds a run; resume it with --resume or choose "
                     "another --out"
                 )
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(
-                self.run_dir / "config.json", json.dumps(self.full_config, indent=2) + "\n"
-            )
+            if main:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(
+                    self.run_dir / "config.json", json.dumps(self.full_config, indent=2) + "\n"
+                )
             torch.manual_seed(cfg.seed)
             for hook in self.hooks:
                 if hasattr(hook, "start"):
                     hook.start(self)
-            self._log = MetricsLog(self.run_dir, truncate_to=0)
+            self._log = MetricsLog(self.run_dir, truncate_to=0, enabled=main)
         if (self.run_dir / "final.json").exists() and resume:
             return self._final_result()  # a finished run: nothing to train, nothing to log
         self._log.open_tensorboard(enabled=cfg.tensorboard)
@@ -279,12 +358,16 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 order = None
-                if isinstance(self.task, DatasetTask):
+                if is_stream(self.task):
+                    if self.step == self.epoch * spe:
+                        self._carry = None  # each epoch reads the stream from its start
+                elif isinstance(self.task, DatasetTask):
                     order = epoch_permutation(cfg.seed, self.epoch, self.task.num_train)
                 self.model.train()
                 start = time.perf_counter()
                 for index in range(self.step - self.epoch * spe, spe):
                     batch = self._train_batch(order, index)
+                    batch = self.dist.shard(batch)
                     self._train_step(batch)
                     if bar is not None:
                         bar.update(1)
@@ -319,7 +402,11 @@ class Trainer:
 
     def _train_batch(self, order: torch.Tensor | None, index: int) -> Batch:
         cfg = self.config
-        if order is not None:
+        if is_stream(self.task):
+            batch = self.task.train_batch_at(  # type: ignore[attr-defined]
+                index, cfg.batch_size, self.task_generator
+            )
+        elif order is not None:
             assert isinstance(self.task, DatasetTask)
             indices = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
             batch = self.task.train_batch(indices, self.task_generator)
@@ -330,12 +417,17 @@ class Trainer:
 
     def _train_step(self, batch: Batch) -> None:
         cfg = self.config
-        output = self.model(batch.inputs)
+        if is_stream(self.task):
+            output = self.forward_model(batch.inputs, state=self._carry)
+            self._carry = detach_state(output.state)
+        else:
+            output = self.forward_model(batch.inputs)
         loss = self.task.loss(output, batch)
         value = float(loss.detach())
         if cfg.loss_reduction == "sum":
-            # The MemN2N reference sums the loss over the batch; lr and clipping assume it.
-            loss = loss * batch.size
+            # The MemN2N reference sums the loss over the batch; lr and clipping assume it. Under
+            # DDP the ranks' gradients are averaged, so each scales by the global batch.
+            loss = loss * batch.size * self.dist.world_size
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"the training loss became {value} at step {self.step + 1} (epoch "
@@ -374,10 +466,12 @@ class Trainer:
             # Ties go to the later epoch: equal validation error, more training.
             if value <= self.best["value"]:
                 self.best = {"value": value, "epoch": self.epoch}
-                save_checkpoint(
-                    self.checkpoint_dir / "best.pt",
-                    {"model": self.model.state_dict(), "epoch": self.epoch, "valid": valid},
-                )
+                if self.dist.is_main:
+                    save_checkpoint(
+                        self.checkpoint_dir / "best.pt",
+                        {"model": self.model.state_dict(), "epoch": self.epoch, "valid": valid},
+                    )
+                self.dist.barrier()
         for hook in self.hooks:
             hook.on_epoch_end(self, valid)
         assert self._log is not None
@@ -402,10 +496,12 @@ class Trainer:
             steps=self.step,
             seconds=round(self.seconds, 3),
         )
-        _export_safetensors(self.model, self.run_dir / "model.safetensors")
-        atomic_write_text(
-            self.run_dir / "final.json", json.dumps(result.to_json(), indent=2) + "\n"
-        )
+        if self.dist.is_main:
+            _export_safetensors(self.model, self.run_dir / "model.safetensors")
+            atomic_write_text(
+                self.run_dir / "final.json", json.dumps(result.to_json(), indent=2) + "\n"
+            )
+        self.dist.barrier()
         return result
 
     def _final_result(self) -> FitResult:

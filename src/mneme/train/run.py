@@ -23,6 +23,7 @@ from mneme.errors import UserError
 from mneme.tasks.base import Task
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
 from mneme.train.config import TrainConfig
+from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
 
 
@@ -77,8 +78,12 @@ def build_task(config: RunConfig) -> Task:
 
 
 def build_model(config: RunConfig, task: Task) -> nn.Module:
-    """A freshly initialised model of ``config`` for ``task``."""
-    return registry.model_entry(config.model_name, config.task_name).build(config.model, task.spec)
+    """A freshly initialised model of ``config`` for ``task``.
+
+    The factory receives ``task.spec`` (sizes and vocabulary) when the task has one, else the task.
+    """
+    spec = getattr(task, "spec", task)
+    return registry.model_entry(config.model_name, config.task_name).build(config.model, spec)
 
 
 def _fit_one(
@@ -88,6 +93,7 @@ def _fit_one(
     *,
     progress: bool,
     callbacks: Iterable[Callable[[Trainer], None]],
+    distributed: Distributed | None = None,
 ) -> FitResult:
     if (run_dir / "final.json").exists():
         data = json.loads((run_dir / "final.json").read_text())
@@ -106,6 +112,7 @@ def _fit_one(
         full_config=dataclasses.replace(config, train=train).to_json(),
         hooks=hooks,
         callbacks=callbacks,
+        distributed=distributed,
     )
     resume = (run_dir / "checkpoints" / "last.pt").exists()
     return trainer.fit(resume=resume)
@@ -119,8 +126,12 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     callbacks: Iterable[Callable[[Trainer], None]] = (),
+    distributed: Distributed | None = None,
 ) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` (best-of-N when ``train.repeats > 1``).
+
+    With ``distributed`` (from ``torchrun``), every rank runs this; only rank 0 writes files and
+    shows progress.
 
     Returns the summary (also written to ``RUN/summary.json``): the selected repeat's ``valid``
     and ``test`` metrics, every repeat's results, total ``steps`` and ``seconds``; or
@@ -140,10 +151,18 @@ def train_run(
         raise UserError(f"{run_dir}: not a run directory (no config.json)")
     task = task if task is not None else build_task(config)
     repeats = config.train.repeats
+    dist = distributed or Distributed()
+    progress = progress and dist.is_main
     if repeats == 1:
-        results = [_fit_one(config, task, run_dir, progress=progress, callbacks=callbacks)]
+        results = [
+            _fit_one(
+                config, task, run_dir, progress=progress, callbacks=callbacks, distributed=dist
+            )
+        ]
         dirs = ["."]
     else:
+        if dist.world_size > 1:
+            raise UserError("train.repeats > 1 is not supported with torchrun; use repeats 1")
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config.to_json(), indent=2) + "\n")
         results, dirs = [], []
@@ -181,7 +200,8 @@ def train_run(
         "steps": sum(r.steps for r in results),
         "seconds": round(sum(r.seconds for r in results), 3),
     }
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if dist.is_main:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
