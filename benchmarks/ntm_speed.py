@@ -1,0 +1,223 @@
+"""Neural Turing Machine: training speed on copy against the paper's LSTM baseline, tensor ops per
+time step, and achieved GFLOP/s against this machine's matmul peak.
+
+    OMP_NUM_THREADS=1 python benchmarks/ntm_speed.py [--batch 1,16,64] [--length 1-20]
+        [--threads 1] [--steps 10] [--rounds 3] [--json PATH]
+
+One training step is what ``mneme train`` does for ``--task copy --model ntm``: forward of the
+``AlignedModel`` (NTM core, the paper's copy configuration: LSTM controller of 100 units, one
+read and one write head, 128 x 20 memory), the task's loss, backward, gradient clipping to
+(-10, 10) and RMSProp with momentum (section 4.6; ``registry.recipe``). Batches come from the real
+copy task (``CopyTask``), padded to their longest sequence: with lengths 1..20, T = 2 max(L) + 1,
+so a batch of 64 almost always runs T = 41 steps although the mean sequence has 22.
+
+Columns:
+    seq/s         training sequences per second (wall clock), best of ``--rounds`` interleaved
+                  rounds of ``--steps`` steps; ``cpu seq/s`` uses this process's CPU time
+                  instead, which is what an unloaded machine would show on a shared one.
+    LSTM seq/s    the paper's baseline in the same run: 3-layer ``torch.nn.LSTM``, 256 units
+                  (Table 3), same task, batches, loss and optimiser.
+    ops/step      top-level ATen ops (``torch.profiler``; an op called inside another op is not
+                  counted) of one training step (forward, backward, clipping, optimiser), over T.
+    GFLOP/s       the NTM's counted FLOPs (below) per second of wall time, against the peak of a
+                  512 x 512 float32 matmul loop measured at the start, on the same threads.
+
+FLOPs are counted analytically for the forward pass (matmuls 2mnk, elementwise ops one per
+element and op) and tripled for forward + backward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+# -- models --------------------------------------------------------------------------------------
+class _TorchLSTM(nn.Module):
+    """The baseline core: ``torch.nn.LSTM`` (3 x 256), following the core contract."""
+
+    def __init__(self, input_size: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden, layers, batch_first=True)
+
+    def forward(self, x: torch.Tensor, state: Any = None, *, trace: bool = False) -> Any:
+        y, state = self.lstm(x, state)
+        return y, state
+
+
+def build_models(task: Any) -> dict[str, nn.Module]:
+    from mneme.memory.ntm import NTMConfig, build_ntm
+    from mneme.models.aligned import AlignedModel
+
+    torch.manual_seed(0)
+    return {
+        "ntm": build_ntm(NTMConfig(), task.spec),
+        "lstm": AlignedModel(_TorchLSTM(task.input_size, 256, 3), 256, task.output_size),
+    }
+
+
+def make_step(model: nn.Module, task: Any) -> Callable[[Any], None]:
+    """One training step as the trainer runs it under the copy recipe."""
+    from mneme import registry
+
+    _, train = registry.recipe("copy", "ntm", None, None)
+    opt = torch.optim.RMSprop(model.parameters(), lr=train.lr, momentum=train.momentum)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(batch: Any) -> None:
+        opt.zero_grad(set_to_none=True)
+        task.loss(model(batch.inputs), batch).backward()
+        if train.clip_value is not None:
+            nn.utils.clip_grad_value_(params, train.clip_value)
+        opt.step()
+
+    return step
+
+
+# -- measurements --------------------------------------------------------------------------------
+def matmul_peak(seconds: float = 1.0) -> float:
+    """GFLOP/s of a 512 x 512 float32 matmul loop (best of a few timings)."""
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    out = torch.empty(512, 512)
+    for _ in range(5):
+        torch.mm(a, b, out=out)
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(10):
+            torch.mm(a, b, out=out)
+        best = max(best, 10 * 2 * 512**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def count_ops(step: Callable[[Any], None], batch: Any) -> int:
+    """Top-level ATen ops of one call of ``step`` (ops nested in another ATen op not counted)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step(batch)
+
+    def top(event: Any) -> bool:
+        parent = event.cpu_parent
+        while parent is not None:
+            if parent.name.startswith("aten::"):
+                return False
+            parent = parent.cpu_parent
+        return True
+
+    return sum(1 for e in prof.events() if e.name.startswith("aten::") and top(e))
+
+
+def ntm_forward_flops(model: nn.Module, batch_size: int, steps: int) -> float:
+    """Analytic forward FLOPs of the NTM ``AlignedModel`` for ``steps`` time steps."""
+    core = model.core  # type: ignore[attr-defined]
+    cfg = core.config
+    b, n, w, h = batch_size, cfg.memory_size, cfg.word_size, cfg.controller_size
+    r, rw, heads, s = cfg.read_heads, cfg.write_heads, core.heads, core.shift_slots
+    gates = 4 * h if core.lstm else h
+    per_step = (
+        2 * b * core.input_size * gates  # input projection (done for all T at once)
+        + 2 * b * (core.recurrent_weight.shape[1]) * gates  # recurrent matmul
+        + 2 * b * 2 * h * gates * len(core.upper)  # upper controller layers
+        + 12 * b * h  # gate nonlinearities and cell update
+        + 2 * b * h * core.head.out_features  # the one linear layer of all head parameters
+        + 10 * b * heads * (s + 4) + 6 * b * rw * w  # parameter constraints
+        + 2 * b * heads * n * w + 3 * b * n * w + 4 * b * heads * n  # cosine similarity
+        + 5 * b * heads * n  # key strength and softmax
+        + 3 * b * heads * n  # interpolation
+        + 2 * b * heads * n * s  # circular shift
+        + 6 * b * heads * n  # sharpening
+        + 2 * b * r * n * w  # read
+        + 5 * b * n * w * rw  # erase then add
+        + 2 * b * core.output_size * model.head.out_features  # type: ignore[attr-defined]
+    )
+    return float(per_step * steps)
+
+
+def time_rounds(steps_fn: dict[str, Callable[[Any], None]], batches: list[Any], rounds: int,
+                ) -> dict[str, tuple[float, float]]:
+    """Best (wall, cpu) sequences per second of each step function, interleaved rounds."""
+    best = {name: (0.0, 0.0) for name in steps_fn}
+    seqs = sum(b.size for b in batches)
+    for _ in range(rounds):  # interleaved: a change of load hits every model alike
+        for name, step in steps_fn.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for batch in batches:
+                step(batch)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[name] = (max(best[name][0], seqs / wall), max(best[name][1], seqs / cpu))
+    return best
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", default="1,16,64", help="comma-separated batch sizes")
+    parser.add_argument("--length", default="1-20",
+                        help="copy lengths: MIN-MAX (uniform, the paper's 1-20) or one length")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    from mneme.tasks.algorithmic import CopyConfig, CopyTask
+
+    torch.set_num_threads(args.threads)
+    low, _, high = args.length.partition("-")
+    lo, hi = int(low), int(high or low)
+    task = CopyTask(CopyConfig(min_length=lo, max_length=hi, valid_size=1, test_size=1))
+    sizes = [int(x) for x in args.batch.split(",")]
+    peak = matmul_peak()
+    print(f"\n## NTM training speed on copy, lengths {lo}-{hi} (mean {(lo + hi) / 2:g}), "
+          f"{torch.get_num_threads()} thread(s), best of {args.rounds} rounds of {args.steps} "
+          f"steps; matmul peak {peak:.1f} GFLOP/s\n")
+    print("| batch | mean T | NTM seq/s | NTM cpu seq/s | LSTM seq/s | NTM / LSTM | ops/step "
+          "| GFLOP/s | % of peak |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    results: dict[str, Any] = {"seq_per_s": {}, "seq_per_s_cpu": {}, "lstm_seq_per_s": {},
+                               "ops_per_step": None, "gflops": None, "peak_gflops": peak,
+                               "ops_per_step_by_batch": {}, "gflops_by_batch": {}}
+    generator = torch.Generator().manual_seed(0)
+    for b in sizes:
+        models = build_models(task)
+        steps_fn = {name: make_step(model, task) for name, model in models.items()}
+        batches = [task.sample(b, generator) for _ in range(args.steps)]
+        for step in steps_fn.values():  # warm up
+            for batch in batches[:2]:
+                step(batch)
+        probe = batches[0]
+        ops = count_ops(steps_fn["ntm"], probe) / probe.inputs.shape[1]
+        best = time_rounds(steps_fn, batches, args.rounds)
+        mean_t = sum(x.inputs.shape[1] for x in batches) / len(batches)
+        flops = 3 * sum(ntm_forward_flops(models["ntm"], x.size, x.inputs.shape[1])
+                        for x in batches)
+        seconds = len(batches) * b / best["ntm"][0]
+        gflops = flops / seconds / 1e9
+        ntm, ntm_cpu, lstm = best["ntm"][0], best["ntm"][1], best["lstm"][0]
+        print(f"| {b} | {mean_t:.1f} | {ntm:.0f} | {ntm_cpu:.0f} | {lstm:.0f} | "
+              f"{ntm / lstm:.2f} | {ops:.0f} | {gflops:.2f} | {100 * gflops / peak:.1f} |",
+              flush=True)
+        results["seq_per_s"][str(b)] = ntm
+        results["seq_per_s_cpu"][str(b)] = ntm_cpu
+        results["lstm_seq_per_s"][str(b)] = lstm
+        results["ops_per_step_by_batch"][str(b)] = ops
+        results["gflops_by_batch"][str(b)] = gflops
+    largest = str(max(sizes))
+    results["ops_per_step"] = results["ops_per_step_by_batch"][largest]
+    results["gflops"] = results["gflops_by_batch"][largest]
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()

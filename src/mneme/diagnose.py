@@ -1,0 +1,413 @@
+"""Gradient flow through time: how strongly the loss at the last step reaches back to each state.
+
+Back-propagation through time multiplies Jacobians: for an Elman cell
+``h_t = f(W_hh h_{t-1} + W_ih x_t + b)``, ``dh_t/dh_{t-1} = diag(f'(a_t)) W_hh``, so
+
+    ||dL/dh_s|| <= ||dL/dh_t|| * (sigma_max(W_hh) * gamma) ** (t - s)
+
+with ``gamma`` the bound on ``|f'|`` (tanh: 1, ReLU: 1 on active units and 0 elsewhere, sigmoid:
+1/4). Below 1 the gradient vanishes geometrically; above 1 it may explode (Hochreiter 1991;
+Bengio, Simard & Frasconi 1994; Pascanu, Mikolov & Bengio 2013, section 2). Gated cells (LSTM,
+GRU) add a path through the cell state whose per-step factor is the forget (update) gate, which
+is why they carry gradients further.
+
+``gradient_norms_by_lag`` measures it rather than bounding it. The loss is a random projection of
+the last output, ``L = sum_b <u_b, y_{T-1, b}>`` with ``u_b`` unit vectors drawn from the seed, so
+``||dL/dy_{T-1}|| = 1`` for every example; the norm at lag ``k >= 1`` is ``||dL/dstate_{T-1-k}||``,
+the gradient with respect to the whole recurrent state entering step ``T - k`` (h for RNN, IRNN,
+GRU; h and c together for LSTMs; every layer of a stack), root-mean-square over the batch. Lag T
+is the initial state. Every core of mneme fits: the state is stepped with ``core.step`` and a
+zero "probe" tensor is added to each state so that one backward pass yields all the gradients.
+The measurement runs in float64, so decays down to ~1e-300 are resolved.
+
+``mneme diagnose gradients`` measures the cells at initialisation (and trained runs) on
+adding-problem inputs, prints a table, and plots the curves on one log-scale figure.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mneme.errors import UserError
+
+__all__ = [
+    "DiagnoseGradientsArgs",
+    "GradientFlow",
+    "find_core",
+    "fit_rate",
+    "format_table",
+    "gradient_norms_by_lag",
+    "plot_flows",
+    "recurrent_weight",
+    "run_gradients",
+    "sigma_max",
+]
+
+DERIVATIVE_BOUND: dict[str, float] = {"rnn": 1.0, "irnn": 1.0}
+"""gamma, the bound on the nonlinearity's derivative, for the Elman cells (tanh and ReLU: 1).
+Gated cells have no single-matrix bound and are absent."""
+
+TABLE_LAGS = (1, 10, 50, 100)
+
+
+@dataclass(frozen=True)
+class DiagnoseGradientsArgs:
+    """Measure ||dL/dh_s|| against the lag T-1-s for cells at init and trained runs."""
+
+    models: str = "rnn,irnn,lstm,gru"
+    """Cells to measure at initialisation, comma-separated (empty: none)."""
+    hidden_size: int = 100
+    """H of the cells measured at initialisation."""
+    seq_len: int = 200
+    """T, steps of the adding-problem inputs fed to every model."""
+    batch_size: int = 32
+    """Sequences averaged over (root-mean-square of the per-sequence norms)."""
+    seed: int = 0
+    """Seed of the initial weights, the inputs and the loss projection."""
+    runs: tuple[str, ...] = ()
+    """Trained run directories to measure after training (their best checkpoint)."""
+    out: str = "gradient-flow.png"
+    """The figure (PNG)."""
+    json: str | None = None
+    """Also write the curves and the table as JSON here."""
+    threads: int = 1
+    """Torch threads."""
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """One measured curve.
+
+    Attributes:
+        label: legend text, ``"lstm (init)"``.
+        cell: the cell name.
+        source: ``"init"`` or the run directory.
+        norms: RMS ``||dL/dstate||`` at lags 0..T (lag 0: ``||dL/dy_{T-1}|| = 1``).
+        sigma_max: largest singular value of the first layer's recurrent matrix (None: none
+            found).
+        gamma: the derivative bound of the cell's nonlinearity, when the Elman bound applies.
+        rate: fitted per-step factor ``r`` of ``norm_k ~ c r^k`` (lags 1..T, least squares on
+            log norms; NaN when fewer than two lags are nonzero).
+    """
+
+    label: str
+    cell: str
+    source: str
+    norms: list[float]
+    sigma_max: float | None
+    gamma: float | None
+    rate: float
+
+    @property
+    def bound(self) -> float | None:
+        """``sigma_max * gamma``: the per-step factor no Elman cell's gradient can exceed."""
+        if self.sigma_max is None or self.gamma is None:
+            return None
+        return self.sigma_max * self.gamma
+
+
+# -- measurement --------------------------------------------------------------------------------
+def sigma_max(weight: Tensor) -> float:
+    """The largest singular value (spectral norm) of a matrix ``(M, N)``, in float64."""
+    if weight.dim() != 2:
+        raise ValueError(f"sigma_max needs a matrix, got shape {tuple(weight.shape)}")
+    return float(torch.linalg.matrix_norm(weight.detach().double(), ord=2))
+
+
+_RECURRENT_NAME = re.compile(r"(^|\.)(weight_hh(_l0)?|w_hh|recurrent(_weight)?|hidden_to_hidden)"
+                             r"(\.weight)?$", re.IGNORECASE)
+
+
+def recurrent_weight(core: nn.Module) -> Tensor | None:
+    """The first layer's recurrent matrix (``(G*H, H)``, G gates stacked) of a core, or None.
+
+    Found by name: ``weight_hh_l0`` (``torch.nn`` cells), ``weight_hh``, ``recurrent`` ...; the
+    first match in registration order is the first layer's.
+    """
+    for name, param in core.named_parameters():
+        if param.dim() == 2 and _RECURRENT_NAME.search(name):
+            return param
+    return None
+
+
+def _probe(state: Any, probes: list[Tensor]) -> Any:
+    """``state`` with a zero tensor (requiring grad) added to each of its tensors."""
+    if isinstance(state, Tensor):
+        zero = torch.zeros_like(state, requires_grad=True)
+        probes.append(zero)
+        return state + zero
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        changes = {f.name: _probe(getattr(state, f.name), probes)
+                   for f in dataclasses.fields(state) if f.init}
+        return dataclasses.replace(state, **changes)
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        return type(state)(*(_probe(s, probes) for s in state))
+    if isinstance(state, tuple | list):
+        return type(state)(_probe(s, probes) for s in state)
+    return state  # None or plain values: nothing to differentiate
+
+
+def _stepper(core: nn.Module) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
+    step = getattr(core, "step", None)
+    if callable(step):
+        return step  # type: ignore[no-any-return]
+
+    def one_step(x_t: Tensor, state: Any) -> tuple[Tensor, Any]:
+        out = core(x_t.unsqueeze(1), state)
+        return out[0][:, 0], out[1]
+
+    return one_step
+
+
+def default_inputs(batch_size: int, seq_len: int, input_size: int, seed: int) -> Tensor:
+    """Adding-problem inputs ``(B, T, 2)`` when ``input_size == 2``, else standard normal."""
+    generator = torch.Generator().manual_seed(seed)
+    if input_size == 2:
+        from mneme.tasks.adding import adding_batch
+
+        return adding_batch(batch_size, seq_len, generator).inputs  # type: ignore[return-value]
+    return torch.randn(batch_size, seq_len, input_size, generator=generator)
+
+
+def gradient_norms_by_lag(
+    core: nn.Module,
+    seq_len: int = 200,
+    batch_size: int = 32,
+    seed: int = 0,
+    input_size: int = 2,
+    *,
+    inputs: Tensor | None = None,
+) -> dict[str, Any]:
+    """RMS over the batch of ``||dL/dstate_{T-1-k}||`` for lags ``k = 0..T`` (see the module
+    docstring for L and the state).
+
+    Args:
+        core: a core (DESIGN.md: ``initial_state``, ``step`` or ``forward``); it is copied to
+            float64 and put in eval mode, the original is left untouched.
+        seq_len, batch_size, input_size: T, B, D of the inputs drawn when ``inputs`` is None
+            (``default_inputs``).
+        seed: seeds the inputs and the loss projection ``u``.
+        inputs: ``(B, T, D)`` to use instead.
+
+    Returns:
+        ``{"lags": [0..T], "norms": [...], "rate": fitted per-step factor, "loss": str}``.
+
+    Raises:
+        UserError: a core without ``initial_state``.
+    """
+    if inputs is None:
+        inputs = default_inputs(batch_size, seq_len, input_size, seed)
+    if not hasattr(core, "initial_state"):
+        raise UserError(f"{type(core).__name__} has no initial_state(): not a recurrent core")
+    core = copy.deepcopy(core).double().eval()
+    x = inputs.detach().double()
+    b, t = x.shape[0], x.shape[1]
+    step = _stepper(core)
+    state = core.initial_state(b, device=x.device, dtype=torch.float64)
+    probes: list[list[Tensor]] = []
+    y = x.new_zeros(0)
+    for i in range(t):
+        probes.append([])
+        state = _probe(state, probes[-1])  # the state entering step i: lag t - i
+        y, state = step(x[:, i], state)
+    generator = torch.Generator().manual_seed(seed + 1)
+    u = torch.randn(y.shape, generator=generator, dtype=torch.float64)
+    u = u / u.flatten(1).norm(dim=1).clamp_min(1e-300).view(-1, *([1] * (u.dim() - 1)))
+    loss = (u * y).sum()
+    flat = [p for group in probes for p in group]
+    grads = torch.autograd.grad(loss, flat, allow_unused=True)
+    sq = iter([0.0 if g is None else float(g.double().square().sum()) for g in grads])
+    per_step = [sum(next(sq) for _ in group) for group in probes]  # index i: lag t - i
+    norms = [float(u.square().sum() / b) ** 0.5] + [math.sqrt(per_step[t - k] / b)
+                                                    for k in range(1, t + 1)]
+    return {"lags": list(range(t + 1)), "norms": norms, "rate": fit_rate(norms),
+            "loss": "sum_b <u_b, y_(T-1),b>, u_b random unit vectors"}
+
+
+def fit_rate(norms: Sequence[float]) -> float:
+    """The per-step factor ``r`` of a least-squares fit ``log norm_k = a + k log r`` over lags
+    1..T with finite, positive norms (NaN when fewer than two)."""
+    points = [(k, math.log(v)) for k, v in enumerate(norms) if k >= 1 and v > 0
+              and math.isfinite(v)]
+    if len(points) < 2:
+        return math.nan
+    mk = sum(k for k, _ in points) / len(points)
+    mv = sum(v for _, v in points) / len(points)
+    var = sum((k - mk) ** 2 for k, _ in points)
+    slope = sum((k - mk) * (v - mv) for k, v in points) / var
+    return math.exp(slope)
+
+
+def measure(core: nn.Module, cell: str, source: str, inputs: Tensor, seed: int) -> GradientFlow:
+    """The ``GradientFlow`` of ``core`` on ``inputs``."""
+    result = gradient_norms_by_lag(core, seed=seed, inputs=inputs)
+    weight = recurrent_weight(core)
+    label = f"{cell} ({'init' if source == 'init' else 'trained: ' + Path(source).name})"
+    return GradientFlow(label, cell, source, result["norms"],
+                        None if weight is None else sigma_max(weight),
+                        DERIVATIVE_BOUND.get(cell), result["rate"])
+
+
+# -- models and runs ----------------------------------------------------------------------------
+def find_core(model: nn.Module) -> nn.Module:
+    """The recurrent core of a task-facing model: ``model.core``, else the first submodule with
+    ``initial_state`` and ``step``.
+
+    Raises:
+        UserError: no such submodule.
+    """
+    core = getattr(model, "core", None)
+    if isinstance(core, nn.Module) and hasattr(core, "initial_state"):
+        return core
+    for module in model.modules():
+        if hasattr(module, "initial_state") and callable(getattr(module, "step", None)):
+            return module
+    raise UserError(f"{type(model).__name__} has no recurrent core (a submodule with "
+                    "initial_state and step) to diagnose")
+
+
+def init_core(cell: str, hidden_size: int, seed: int) -> nn.Module:
+    """The core of a freshly initialised adding-problem regressor with ``cell``."""
+    from mneme.models.regressor import SequenceRegressorConfig, build_regressor
+    from mneme.tasks.adding import AddingSpec
+
+    torch.manual_seed(seed)
+    config = SequenceRegressorConfig(cell=cell, hidden_size=hidden_size)
+    return build_regressor(config, AddingSpec(2, 1, 2, 1.0)).core
+
+
+def run_core(run_dir: str, seq_len: int, batch_size: int, seed: int
+             ) -> tuple[str, nn.Module, Tensor]:
+    """The cell name, the trained core and ``(B, T, D)`` core inputs drawn from a run's task."""
+    from mneme.train.run import load_run, read_config
+
+    config = read_config(Path(run_dir))
+    names = {f.name for f in dataclasses.fields(config.task)}
+    overrides = {"seq_len": seq_len} if "seq_len" in names else None
+    config, task, model = load_run(Path(run_dir), overrides=overrides)
+    sample = getattr(task, "sample", None)
+    if not callable(sample):
+        raise UserError(f"{run_dir}: task {config.task_name!r} does not generate sequences; "
+                        "diagnose needs a generated task (adding, copy, ...)")
+    inputs = sample(batch_size, torch.Generator().manual_seed(seed)).inputs
+    if not isinstance(inputs, Tensor):
+        raise UserError(f"{run_dir}: task {config.task_name!r} has structured inputs")
+    embedding = getattr(model, "embedding", None)
+    if not inputs.is_floating_point():
+        if embedding is None:
+            raise UserError(f"{run_dir}: integer inputs and no embedding to feed the core")
+        with torch.no_grad():
+            inputs = embedding(inputs)
+    cell = str(getattr(config.model, "cell", config.model_name))
+    return cell, find_core(model), inputs
+
+
+def run_gradients(args: DiagnoseGradientsArgs) -> list[GradientFlow]:
+    """Measure every ``args.models`` cell at init and every run of ``args.runs``.
+
+    Raises:
+        UserError: an unknown cell name (listing the known ones), bad sizes, a bad run directory.
+    """
+    from mneme.models.regressor import known_cells
+
+    for name in ("hidden_size", "seq_len", "batch_size", "threads"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    cells = [m.strip() for m in args.models.split(",") if m.strip()]
+    known = known_cells()
+    for cell in cells:
+        if cell not in known:
+            raise UserError(f"unknown model {cell!r} for --models; known cells: "
+                            f"{', '.join(known)}")
+    if not cells and not args.runs:
+        raise UserError("nothing to measure: give --models and/or --runs")
+    if not args.out.lower().endswith(".png"):
+        raise UserError(f"--out must be a .png path (got {args.out!r})")
+    from mneme.train.run import read_config
+
+    for run in args.runs:
+        read_config(Path(run))  # a missing or corrupt run fails before anything is measured
+    torch.set_num_threads(args.threads)
+    inputs = default_inputs(args.batch_size, args.seq_len, 2, args.seed)
+    flows = [measure(init_core(c, args.hidden_size, args.seed), c, "init", inputs, args.seed)
+             for c in cells]
+    for run in args.runs:
+        cell, core, run_inputs = run_core(run, args.seq_len, args.batch_size, args.seed)
+        flows.append(measure(core, cell, run, run_inputs, args.seed))
+    return flows
+
+
+# -- report -------------------------------------------------------------------------------------
+def format_table(flows: Sequence[GradientFlow]) -> str:
+    """The table: cell, source, sigma_max(W_hh), bound sigma_max * gamma, norms at lags 1, 10,
+    50, 100 and the fitted per-step rate."""
+
+    def num(v: float | None) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+
+    width = max([len("model"), *(len(f.label) for f in flows)])
+    head = (f"{'model':<{width}} {'sigma_max':>9} {'bound':>7} "
+            + " ".join(f"{'lag ' + str(k):>9}" for k in TABLE_LAGS) + f" {'rate/step':>9}")
+    lines = [head, "-" * len(head)]
+    for f in flows:
+        lags = " ".join(f"{num(f.norms[k] if k < len(f.norms) else None):>9}" for k in TABLE_LAGS)
+        lines.append(f"{f.label:<{width}} {num(f.sigma_max):>9} {num(f.bound):>7} {lags} "
+                     f"{num(f.rate):>9}")
+    lines.append("lag k: RMS ||dL/dstate_(T-1-k)|| for L = <u, y_(T-1)>, ||u|| = 1 (lag 0 = 1); "
+                 "rate/step: fitted geometric factor")
+    lines.append("bound: sigma_max(W_hh) * gamma, the per-step ceiling of an Elman cell (tanh, "
+                 "ReLU: gamma = 1; sigmoid: 1/4); none for gated cells")
+    return "\n".join(lines)
+
+
+def plot_flows(flows: Sequence[GradientFlow], path: str | Path) -> Path:
+    """One figure, log-scale y: norm against lag, a color per cell, dashed at init."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cells = sorted({f.cell for f in flows})
+    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(cells)}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for f in flows:
+        points = [(k, v) for k, v in enumerate(f.norms) if v > 0 and math.isfinite(v)]
+        if not points:
+            continue
+        ks, vs = zip(*points, strict=True)
+        ax.plot(ks, vs, color=colors[f.cell], linestyle="--" if f.source == "init" else "-",
+                label=f.label)
+    ax.set_yscale("log")
+    ax.set_xlabel("lag T-1-s (steps)")
+    ax.set_ylabel("||dL/dstate_s||  (||dL/dy_(T-1)|| = 1)")
+    ax.set_title("Gradient flow through time (adding-problem inputs)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_json(flows: Sequence[GradientFlow], args: DiagnoseGradientsArgs, path: str | Path
+               ) -> Path:
+    """The curves, sizes and table values as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"args": dataclasses.asdict(args),
+            "curves": [{**dataclasses.asdict(f), "bound": f.bound} for f in flows]}
+    path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+    return path

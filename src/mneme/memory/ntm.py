@@ -1,0 +1,544 @@
+"""The Neural Turing Machine (Graves, Wayne & Danihelka 2014, arXiv 1410.5401, section 3).
+
+A controller (an LSTM or a feed-forward network) reads its input and last step's reads, and emits
+through ONE linear layer the parameters of every head. Each head addresses the memory with
+``mneme.memory.addressing`` (content, interpolation, circular shift, sharpening; section 3.3);
+read heads read a weighted sum of rows (section 3.1), write heads erase then add (section 3.2)::
+
+    r = sum_i w(i) M(i)                                     read              (eq. 2)
+    M~(i) = M(i) prod_h [1 - w_h(i) e_h]                    erase, all heads  (eq. 3)
+    M'(i) = M~(i) + sum_h w_h(i) a_h                        add, all heads    (eq. 4)
+
+The paper states only the ranges of the head parameters (beta >= 0, g in (0, 1), s a
+distribution, gamma >= 1, erase elements in (0, 1); sections 3.2-3.3); the functions used here
+are the customary ones, also those of Collier & Beel's implementation (2018, "Implementing Neural
+Turing Machines"): key_strength = softplus, interpolation_gate = sigmoid, shift_weighting =
+softmax over the shifts -k..k, sharpening = 1 + softplus, erase_vector = sigmoid, add_vector =
+tanh. The key is used as emitted (they squash it with tanh; the cosine similarity is
+scale-free either way).
+
+Order within a step: the controller runs, all heads address the memory left by the previous
+step, the read heads read it, then the write heads write. The step's output is
+``[controller output, reads]``; the task-facing model adds a linear head.
+
+Stochastic hard read addressing (``addressing="hard"``, after Zaremba & Sutskever 2015,
+"Reinforcement Learning Neural Turing Machines", who train discrete memory actions with
+REINFORCE): every read head samples ONE slot from its weighting (argmax in eval mode) and reads
+that row exactly; ``NTMState.log_prob`` accumulates the log-probability of the sampled slots, so
+``mneme.train.reinforce.reinforce_loss`` trains the read addressing. The head then sits at the
+sampled slot (its one-hot is next step's w_{t-1}). Writes stay soft.
+
+Collier & Beel 2018 (ICANN, arXiv 1807.08518) report that memory initialised to a small constant
+(1e-6) converges on average twice as fast as the next best initialisation scheme, and clip the
+controller's outputs to [-20, 20]: both are the defaults here.
+
+Speed: all heads are addressed in one batched pass (no Python loop over heads or batch), the
+input part of the controller's first layer is projected for all T at once, and the controller's
+last output together with the reads is one tensor that serves as both the step's output and the
+next step's recurrent input. ``benchmarks/ntm_speed.py`` measures ops per step and sequences/s.
+
+Legend: B batch, T time, D input features, H controller units, L controller layers, N memory
+slots, W word size (the paper's M), R read heads, Rw write heads, S = 2 shift_range + 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from mneme.errors import UserError
+from mneme.memory.addressing import address
+
+__all__ = [
+    "NTM",
+    "NTMConfig",
+    "NTMState",
+    "NTMTrace",
+    "build_ntm",
+    "read_memory",
+    "read_write",
+    "write_memory",
+]
+
+MEMORY_CONSTANT = 1e-6
+"""Every memory cell's initial value with ``memory_init="constant"`` (Collier & Beel 2018)."""
+RANDOM_INIT_STD = 0.5
+"""Standard deviation of random and learned memory initialisation (truncated at 2 std)."""
+
+
+@dataclass(frozen=True)
+class NTMConfig:
+    """NTM hyper-parameters; defaults are the paper's copy-task NTM (Table 1: one head, LSTM
+    controller of 100 units, a 128 x 20 memory) with Collier & Beel's stabilisers.
+
+    Attributes:
+        memory_size: N, memory slots.
+        word_size: W, the length of a memory row (the paper's M).
+        read_heads: R.
+        write_heads: Rw.
+        controller: ``"lstm"`` or ``"feedforward"`` (tanh layers).
+        controller_size: H, units per controller layer.
+        controller_layers: L.
+        shift_range: k: a head may shift its weighting by -k..k slots (the paper: 1).
+        memory_init: ``"constant"`` (1e-6 everywhere), ``"learned"`` (a trained N x W
+            parameter) or ``"random"`` (a fresh truncated normal per sequence; a fixed seed in
+            eval mode, so evaluation is repeatable).
+        learned_initial_reads: the reads before step 1 are trained parameters (else zeros).
+        learned_initial_weightings: every head's w_0 is a trained softmax (else one-hot at 0).
+        clip_controller: clamp the head parameters the controller emits to [-c, c] (Collier &
+            Beel 2018: 20), None for no clipping.
+        addressing: ``"soft"`` (the paper) or ``"hard"`` (stochastic hard reads, REINFORCE).
+    """
+
+    memory_size: int = 128
+    word_size: int = 20
+    read_heads: int = 1
+    write_heads: int = 1
+    controller: Literal["lstm", "feedforward"] = "lstm"
+    controller_size: int = 100
+    controller_layers: int = 1
+    shift_range: int = 1
+    memory_init: Literal["constant", "learned", "random"] = "constant"
+    learned_initial_reads: bool = True
+    learned_initial_weightings: bool = False
+    clip_controller: float | None = 20.0
+    addressing: Literal["soft", "hard"] = "soft"
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first invalid field."""
+        for name in ("memory_size", "word_size", "read_heads", "write_heads", "controller_size",
+                     "controller_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise UserError(f"model.{name} must be >= 1 (got {value})")
+        if not isinstance(self.shift_range, int) or self.shift_range < 0:
+            raise UserError(f"model.shift_range must be >= 0 (got {self.shift_range})")
+        choices = {
+            "controller": ("lstm", "feedforward"),
+            "memory_init": ("constant", "learned", "random"),
+            "addressing": ("soft", "hard"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise UserError(f"model.{name} must be one of {', '.join(allowed)} "
+                                f"(got {getattr(self, name)!r})")
+        clip = self.clip_controller
+        if clip is not None and not (clip > 0 and math.isfinite(clip)):
+            raise UserError(f"model.clip_controller must be > 0 or None (got {clip})")
+
+
+@dataclass(frozen=True)
+class NTMState:
+    """The NTM's state between steps.
+
+    Attributes:
+        memory: M ``(B, N, W)``.
+        read_weightings: ``(B, R, N)`` the read heads' last weightings (one-hot in hard mode).
+        write_weightings: ``(B, Rw, N)``.
+        reads: ``(B, R, W)`` the last read vectors.
+        hidden: ``(L, B, H)`` controller outputs h (LSTM); ``(0, B, H)`` for feed-forward.
+        cell: ``(L, B, H)`` LSTM cells c; ``(0, B, H)`` for feed-forward.
+        log_prob: ``(B,)`` summed log-probability of the sampled read slots (0 when soft).
+    """
+
+    memory: Tensor
+    read_weightings: Tensor
+    write_weightings: Tensor
+    reads: Tensor
+    hidden: Tensor
+    cell: Tensor
+    log_prob: Tensor
+
+
+@dataclass(frozen=True)
+class NTMTrace:
+    """What the heads did over a sequence (detached).
+
+    Attributes:
+        read_weightings: ``(B, T, R, N)`` the weightings read with (one-hot in hard mode).
+        write_weightings: ``(B, T, Rw, N)``.
+        read_policy: ``(B, T, R, N)`` the distributions the hard reads were drawn from; None
+            when soft.
+        keys: ``(B, T, R + Rw, W)`` every head's key, read heads first.
+        key_strength: ``(B, T, R + Rw)`` beta of every head, read heads first.
+        interpolation_gate: ``(B, T, R + Rw)`` g.
+        sharpening: ``(B, T, R + Rw)`` gamma.
+        shift_weighting: ``(B, T, R + Rw, S)`` s over shifts -S//2..S//2.
+        erase_vector: ``(B, T, Rw, W)``.
+        add_vector: ``(B, T, Rw, W)``.
+    """
+
+    read_weightings: Tensor
+    write_weightings: Tensor
+    read_policy: Tensor | None
+    keys: Tensor
+    key_strength: Tensor
+    interpolation_gate: Tensor
+    sharpening: Tensor
+    shift_weighting: Tensor
+    erase_vector: Tensor
+    add_vector: Tensor
+
+
+def read_memory(memory: Tensor, read_weightings: Tensor) -> Tensor:
+    """r = sum_i w(i) M(i) (eq. 2) for every head: ``(B, N, W)``, ``(B, R, N)`` -> ``(B, R, W)``."""
+    return torch.bmm(read_weightings, memory)
+
+
+def write_memory(memory: Tensor, write_weightings: Tensor, erase_vector: Tensor,
+                 add_vector: Tensor) -> Tensor:
+    """Erase then add (eqs. 3-4) for all write heads at once.
+
+    Erasures multiply (so their order does not matter, as section 3.2 notes), then the adds sum.
+
+    Args:
+        memory: ``(B, N, W)``.
+        write_weightings: ``(B, Rw, N)``.
+        erase_vector: ``(B, Rw, W)`` in [0, 1].
+        add_vector: ``(B, Rw, W)``.
+
+    Returns:
+        ``(B, N, W)`` the new memory.
+    """
+    w_t = write_weightings.transpose(1, 2)  # (B, N, Rw)
+    if write_weightings.shape[1] == 1:  # one head: the product is a single outer product
+        keep = 1.0 - torch.bmm(w_t, erase_vector)
+    else:
+        keep = torch.prod(1.0 - w_t.unsqueeze(-1) * erase_vector.unsqueeze(1), dim=2)
+    return torch.baddbmm(memory * keep, w_t, add_vector)
+
+
+def read_write(memory: Tensor, read_weightings: Tensor, write_weightings: Tensor,
+               erase_vector: Tensor, add_vector: Tensor) -> tuple[Tensor, Tensor]:
+    """Read the memory, then write it: ``(read_memory(...), write_memory(...))``.
+
+    With one write head this runs ``_ReadWrite``, whose hand-written backward makes about half
+    the passes over memory-sized tensors that autograd of the two functions makes (a test holds
+    values and gradients equal); with more write heads, the two functions under autograd.
+
+    Returns:
+        reads ``(B, R, W)`` and the new memory ``(B, N, W)``.
+    """
+    if write_weightings.shape[1] == 1:
+        return _ReadWrite.apply(memory, read_weightings, write_weightings, erase_vector,
+                                add_vector)
+    return (read_memory(memory, read_weightings),
+            write_memory(memory, write_weightings, erase_vector, add_vector))
+
+
+class _ReadWrite(torch.autograd.Function):
+    """r = w_r M;  M' = M - M * (w_w^T e) + w_w^T a  (one write head), gradient written out::
+
+        dM = g' - g' * (w_w^T e) + w_r^T g_r       dw_r = g_r M^T
+        dw_w(i) = g'(i) . a - (g'(i) * M(i)) . e   de = -w_w (g' * M)      da = w_w g'
+
+    The add and the read gradient's outer products are broadcast ``addcmul_`` in place, and
+    products with the memory keep it as the left, contiguous operand (no transposed copies).
+    Measured in a full copy training step at B = 64 this backward is about as fast as autograd's
+    of ``read_memory`` + ``write_memory``; it is kept for its fewer ops per step.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, memory: Tensor, read_w: Tensor, write_w: Tensor,  # type: ignore[override]
+                erase: Tensor, add: Tensor) -> tuple[Tensor, Tensor]:
+        reads = torch.bmm(read_w, memory)
+        write_t = write_w.transpose(1, 2)  # (B, N, 1)
+        erased = torch.bmm(write_t, erase)  # w^T e, (B, N, W)
+        new_memory = torch.addcmul(memory, memory, erased, value=-1.0).addcmul_(write_t, add)
+        ctx.save_for_backward(memory, read_w, write_w, erase, add, erased)
+        return reads, new_memory
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_reads: Tensor | None,  # type: ignore[override]
+                 grad_memory: Tensor | None) -> tuple[Tensor | None, ...]:
+        memory, read_w, write_w, erase, add, erased = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        g_mem = g_read = g_write = g_erase = g_add = None
+        if grad_reads is None:
+            grad_reads = torch.zeros(*read_w.shape[:2], memory.shape[2], dtype=memory.dtype,
+                                     device=memory.device)
+        if grad_memory is None:
+            grad_memory = torch.zeros_like(memory)
+        if need[0]:
+            g_mem = torch.addcmul(grad_memory, grad_memory, erased, value=-1.0)
+            if read_w.shape[1] == 1:
+                g_mem.addcmul_(read_w.transpose(1, 2), grad_reads)
+            else:
+                g_mem.baddbmm_(read_w.transpose(1, 2), grad_reads)
+        if need[1]:
+            g_read = torch.bmm(memory, grad_reads.transpose(1, 2)).transpose(1, 2)
+        if need[2] or need[3]:
+            g_masked = grad_memory * memory
+            if need[2]:
+                g_write = torch.bmm(grad_memory, add.transpose(1, 2))  # (B, N, 1)
+                g_write = g_write.sub_(torch.bmm(g_masked, erase.transpose(1, 2)))
+                g_write = g_write.transpose(1, 2)
+            if need[3]:
+                g_erase = torch.bmm(write_w, g_masked).neg_()
+        if need[4]:
+            g_add = torch.bmm(write_w, grad_memory)
+        return g_mem, g_read, g_write, g_erase, g_add
+
+
+class NTM(nn.Module):
+    """The Neural Turing Machine core (DESIGN.md's core contract).
+
+    Parameters:
+        input_proj: ``Linear(D, G)``, the input part of the first controller layer (G = 4H for
+            the LSTM, gates ordered i, f, o, g; H for feed-forward), applied to all T at once.
+        recurrent_weight: ``(G, H + R W)`` (LSTM, over ``[h, reads]``) or ``(G, R W)``
+            (feed-forward, over the reads).
+        upper: ``Linear(2H, 4H)`` (LSTM, over ``[h below, h]``) or ``Linear(H, H)`` per layer
+            above the first.
+        head: ``Linear(H, P)``, every head's parameters at once: per head (read heads first)
+            ``[key (W), beta, gamma, g, s (S)]``, then the write heads' erase and add vectors.
+        initial_memory ``(N, W)``, initial_reads ``(R, W)``, initial_weighting_logits
+            ``(R + Rw, N)``: present when learned.
+
+    Args:
+        input_size: D.
+        config: the hyper-parameters.
+
+    Raises:
+        UserError: a bad config field or D < 1.
+    """
+
+    def __init__(self, input_size: int, config: NTMConfig | None = None) -> None:
+        super().__init__()
+        config = config if config is not None else NTMConfig()
+        config.validate()
+        if input_size < 1:
+            raise UserError(f"input_size must be >= 1 (got {input_size})")
+        self.config = config
+        self.input_size = input_size
+        n, w, r, rw = config.memory_size, config.word_size, config.read_heads, config.write_heads
+        h, layers = config.controller_size, config.controller_layers
+        self.heads = r + rw
+        self.shift_slots = 2 * config.shift_range + 1
+        self.head_width = w + 3 + self.shift_slots
+        self.lstm = config.controller == "lstm"
+        gates = 4 * h if self.lstm else h
+        self.output_size = h + r * w
+        """H + R W: the width of every step's output ``[controller output, reads]``."""
+        self.stochastic = config.addressing == "hard"
+        """True when reads sample a slot: the log-probability then feeds REINFORCE."""
+        self.input_proj = nn.Linear(input_size, gates)
+        self.recurrent_weight = nn.Parameter(torch.empty(gates, (h if self.lstm else 0) + r * w))
+        self.upper = nn.ModuleList(
+            nn.Linear(2 * h, gates) if self.lstm else nn.Linear(h, h) for _ in range(layers - 1)
+        )
+        self.head = nn.Linear(h, self.heads * self.head_width + 2 * rw * w)
+        self.initial_memory = (
+            nn.Parameter(torch.empty(n, w)) if config.memory_init == "learned" else None
+        )
+        self.initial_reads = nn.Parameter(torch.zeros(r, w)) if config.learned_initial_reads \
+            else None
+        self.initial_weighting_logits = (
+            nn.Parameter(torch.zeros(self.heads, n)) if config.learned_initial_weightings
+            else None
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's LSTM initialisation U(-1/sqrt(H), 1/sqrt(H)) for the controller; the
+        learned initial weightings start near a one-hot at slot 0 (so heads start apart from
+        uniform, which content addressing of an all-equal memory could not break)."""
+        bound = 1.0 / math.sqrt(self.config.controller_size)
+        controller = [self.input_proj.weight, self.input_proj.bias, self.recurrent_weight]
+        for layer in self.upper:
+            controller += [layer.weight, layer.bias]
+        for p in controller:
+            nn.init.uniform_(p, -bound, bound)
+        if self.initial_memory is not None:
+            nn.init.trunc_normal_(self.initial_memory, std=RANDOM_INIT_STD,
+                                  a=-2 * RANDOM_INIT_STD, b=2 * RANDOM_INIT_STD)
+        if self.initial_weighting_logits is not None:
+            with torch.no_grad():
+                self.initial_weighting_logits.zero_()
+                self.initial_weighting_logits[:, 0] = math.log(self.config.memory_size)
+
+    def initial_state(
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> NTMState:
+        """The state before step 1: initial memory, weightings, reads, zero controller state."""
+        cfg = self.config
+        p = self.head.weight
+        device, dtype = device or p.device, dtype or p.dtype
+        b, n, w = batch_size, cfg.memory_size, cfg.word_size
+        if self.initial_memory is not None:
+            memory = self.initial_memory.to(dtype).expand(b, n, w)
+        elif cfg.memory_init == "random":
+            generator = None if self.training else torch.Generator().manual_seed(0)
+            memory = torch.empty(b, n, w, dtype=dtype)
+            nn.init.trunc_normal_(memory, std=RANDOM_INIT_STD, a=-2 * RANDOM_INIT_STD,
+                                  b=2 * RANDOM_INIT_STD, generator=generator)
+            memory = memory.to(device)
+        else:
+            memory = torch.full((b, n, w), MEMORY_CONSTANT, device=device, dtype=dtype)
+        if self.initial_weighting_logits is not None:
+            weightings = torch.softmax(self.initial_weighting_logits.to(dtype), -1)
+            weightings = weightings.expand(b, self.heads, n)
+        else:
+            weightings = torch.zeros(b, self.heads, n, device=device, dtype=dtype)
+            weightings[:, :, 0] = 1.0
+        r = cfg.read_heads
+        if self.initial_reads is not None:
+            reads = self.initial_reads.to(dtype).expand(b, r, w)
+        else:
+            reads = torch.zeros(b, r, w, device=device, dtype=dtype)
+        layers = cfg.controller_layers if self.lstm else 0
+        zeros = torch.zeros(layers, b, cfg.controller_size, device=device, dtype=dtype)
+        return NTMState(memory, weightings[:, :r], weightings[:, r:], reads, zeros, zeros,
+                        torch.zeros(b, device=device, dtype=dtype))
+
+    def forward(
+        self, x: Tensor, state: NTMState | None = None, *, trace: bool = False
+    ) -> tuple[Tensor, NTMState] | tuple[Tensor, NTMState, NTMTrace]:
+        """Run over a sequence.
+
+        Args:
+            x: ``(B, T, D)``.
+            state: from ``initial_state`` or a previous call; None starts fresh.
+            trace: also return an ``NTMTrace``.
+
+        Returns:
+            ``(y (B, T, H + R W), state)``, plus the trace when asked; ``y[:, t]`` is
+            ``[controller output, reads]`` of step t.
+        """
+        cfg = self.config
+        b, steps, _ = x.shape
+        if state is None:
+            state = self.initial_state(b, x.device, x.dtype)
+        r, rw, w_size = cfg.read_heads, cfg.write_heads, cfg.word_size
+        hard = cfg.addressing == "hard"
+        clip = cfg.clip_controller
+        head_split = [self.heads * self.head_width, 2 * rw * w_size]
+        param_split = [w_size, 1, 1, 1, self.shift_slots]
+        x_parts = self.input_proj(x).unbind(1)  # input part of layer 1, all T at once
+        rec_t = self.recurrent_weight.t()
+        memory, reads, log_prob = state.memory, state.reads, state.log_prob
+        weightings = torch.cat([state.read_weightings, state.write_weightings], 1)
+        hs, cs = list(state.hidden.unbind(0)), list(state.cell.unbind(0))
+        reads_flat = reads.reshape(b, r * w_size)
+        # the first layer's recurrent input: [h, reads] (LSTM) or the reads (feed-forward)
+        z = torch.cat([hs[0], reads_flat], 1) if self.lstm else reads_flat
+        outputs: list[Tensor] = []
+        record: list[tuple[Tensor, ...]] = []
+        for t in range(steps):
+            pre = torch.addmm(x_parts[t], z, rec_t)
+            if self.lstm:
+                out = self._lstm_layer(pre, cs, hs, 0)
+                for layer, upper in enumerate(self.upper, start=1):
+                    out = self._lstm_layer(upper(torch.cat([out, hs[layer]], 1)), cs, hs, layer)
+            else:
+                out = torch.tanh(pre)
+                for upper in self.upper:
+                    out = torch.tanh(upper(out))
+            params = self.head(out)
+            if clip is not None:  # hardtanh: a clamp whose backward is one op
+                params = F.hardtanh(params, -clip, clip)
+            addressing, writing = params.split(head_split, 1)
+            key, beta, gamma, gate, shift = addressing.view(b, self.heads, -1).split(param_split, 2)
+            beta, gamma = F.softplus(beta), 1.0 + F.softplus(gamma)
+            gate, shift = torch.sigmoid(gate), torch.softmax(shift, -1)
+            erase, add = writing.view(b, rw, 2 * w_size).split(w_size, 2)
+            erase, add = torch.sigmoid(erase), torch.tanh(add)
+            weightings = address(memory, weightings, key, beta, gate, shift, gamma)
+            read_w, write_w = weightings.split([r, rw], 1)
+            policy = read_w
+            if hard:
+                read_w, chosen = self._sample(read_w)
+                log_prob = log_prob + chosen.clamp_min(1e-30).log().sum((1, 2))
+                weightings = torch.cat([read_w, write_w], 1)
+            reads, memory = read_write(memory, read_w, write_w, erase, add)
+            reads_flat = reads.view(b, r * w_size)
+            y_t = torch.cat([out, reads_flat], 1)
+            outputs.append(y_t)
+            if self.lstm:
+                z = y_t if len(hs) == 1 else torch.cat([hs[0], reads_flat], 1)
+            else:
+                z = reads_flat
+            if trace:
+                record.append((read_w, write_w, policy, key, beta, gate, gamma, shift, erase,
+                               add))
+        y = torch.stack(outputs, 1) if outputs else x.new_zeros(b, 0, self.output_size)
+        hidden = torch.stack(hs) if hs else state.hidden
+        cell = torch.stack(cs) if cs else state.cell
+        new_state = NTMState(memory, weightings[:, :r], weightings[:, r:], reads, hidden, cell,
+                             log_prob)
+        if not trace:
+            return y, new_state
+        return y, new_state, self._trace(record, hard)
+
+    def _lstm_layer(self, gates: Tensor, cs: list[Tensor], hs: list[Tensor], layer: int) -> Tensor:
+        """One LSTM layer from its pre-activations ``(B, 4H)`` (i, f, o, g); updates hs, cs."""
+        size = self.config.controller_size
+        ifo, g = gates.split([3 * size, size], 1)  # split, not slices: one cat in backward
+        i, f, o = torch.sigmoid(ifo).chunk(3, 1)
+        c = torch.addcmul(f * cs[layer], i, torch.tanh(g))
+        h = o * torch.tanh(c)
+        cs[layer], hs[layer] = c, h
+        return h
+
+    def _sample(self, read_w: Tensor) -> tuple[Tensor, Tensor]:
+        """One slot per read head: drawn from its weighting (argmax in eval mode).
+
+        Returns the one-hot weightings ``(B, R, N)`` and the chosen slots' weights ``(B, R, 1)``.
+        """
+        if self.training:
+            flat = read_w.detach().reshape(-1, read_w.shape[-1])
+            slot = torch.multinomial(flat, 1).view(*read_w.shape[:2], 1)
+        else:
+            slot = read_w.detach().argmax(-1, keepdim=True)
+        one_hot = torch.zeros_like(read_w).scatter_(-1, slot, 1.0)
+        return one_hot, read_w.gather(-1, slot)
+
+    def _trace(self, record: list[tuple[Tensor, ...]], hard: bool) -> NTMTrace:
+        def stacked(i: int, squeeze: bool = False) -> Tensor:
+            value = torch.stack([step[i].detach() for step in record], 1)
+            return value.squeeze(-1) if squeeze else value
+
+        if not record:
+            raise ValueError("trace needs at least one time step")
+        return NTMTrace(
+            read_weightings=stacked(0),
+            write_weightings=stacked(1),
+            read_policy=stacked(2) if hard else None,
+            keys=stacked(3),
+            key_strength=stacked(4, True),
+            interpolation_gate=stacked(5, True),
+            sharpening=stacked(6, True),
+            shift_weighting=stacked(7),
+            erase_vector=stacked(8),
+            add_vector=stacked(9),
+        )
+
+    def step(self, x_t: Tensor, state: NTMState) -> tuple[Tensor, NTMState]:
+        """One time step: ``x_t`` ``(B, D)`` -> ``(y_t (B, H + R W), state)``."""
+        y, new_state = self.forward(x_t.unsqueeze(1), state)  # type: ignore[misc]
+        return y[:, 0], new_state
+
+
+def build_ntm(config: NTMConfig, task: Any) -> nn.Module:
+    """An ``AlignedModel`` around an ``NTM`` sized by the task's ``input_size``/``output_size``.
+
+    ``task`` is the task or its ``spec`` (anything with those two attributes). In hard mode the
+    model also learns the REINFORCE baseline.
+    """
+    from mneme.models.aligned import AlignedModel
+
+    config.validate()
+    sizes = task if hasattr(task, "input_size") else task.spec
+    core = NTM(int(sizes.input_size), config)
+    return AlignedModel(core, core.output_size, int(sizes.output_size),
+                        baseline=config.addressing == "hard")

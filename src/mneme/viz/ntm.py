@@ -1,0 +1,161 @@
+"""Figures of a model on the NTM paper's algorithmic tasks (Graves et al. 2014, Figures 6, 9, 12).
+
+For each drawn sequence, one figure of stacked channel x time heatmaps: the inputs, the targets,
+the outputs (sigmoid of the logits), and, when the model traces an NTM, the write heads' add
+vectors and the write and read weightings over memory locations (location x time), as the
+paper's Figure 6 shows them for the copy task. Models without weightings (the LSTM baseline) get
+the first three panels.
+
+``plot_algorithmic_run`` draws a few test sequences and, for copy, the longest generalisation
+sequence (the paper's Figure 6 uses a long one to show the heads sweep the memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["ALGORITHMIC_TASKS", "Panel", "plot_algorithmic_run", "plot_panels"]
+
+ALGORITHMIC_TASKS = ("copy", "repeat-copy", "associative-recall", "priority-sort")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One heatmap: ``image`` ``(rows, T)`` drawn with rows top to bottom, time left to right."""
+
+    title: str
+    image: Tensor
+    ylabel: str
+    vmin: float | None = 0.0
+    vmax: float | None = 1.0
+    cmap: str = "viridis"
+
+
+def plot_panels(panels: list[Panel], title: str, path: Path) -> Path:
+    """Stack ``panels`` over a shared time axis and write the PNG ``path``.
+
+    Each panel's title states its colour range (no colour bars, no tight layout: both multiply
+    matplotlib's drawing time).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = max(int(p.image.shape[1]) for p in panels)
+    heights = [max(0.8, min(3.0, 0.1 * p.image.shape[0] + 0.5)) for p in panels]
+    width = min(18.0, max(6.0, 0.08 * steps + 2.0))
+    total = sum(heights) + 0.45 * len(panels) + 0.8
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, total),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.6 / total, bottom=0.5 / total,
+                        hspace=0.45 * len(panels) / sum(heights) + 0.1)
+    for ax, panel in zip(axes[:, 0], panels):
+        image = panel.image.detach().cpu().float().numpy()
+        low = float(image.min()) if panel.vmin is None else panel.vmin
+        high = float(image.max()) if panel.vmax is None else panel.vmax
+        ax.imshow(image, aspect="auto", interpolation="nearest", cmap=panel.cmap, vmin=low,
+                  vmax=high)
+        ax.set_title(f"{panel.title}  [{low:g} .. {high:g}]", fontsize=8, loc="left", pad=2)
+        ax.set_ylabel(panel.ylabel, fontsize=7)
+        ax.set_xlim(-0.5, steps - 0.5)
+        ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlabel("time step", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _sequence_panels(task: Any, batch: Any, logits: Tensor, trace: Any, index: int) -> list[Panel]:
+    from mneme.tasks.algorithmic import decode_example
+
+    ex = decode_example(task, batch, index, logits)
+    steps = ex.inputs.shape[0]
+    panels = [
+        Panel("inputs", ex.inputs.T, "channel", vmin=None, vmax=None, cmap="gray_r"),
+        Panel("targets", ex.targets.T, "channel", cmap="gray_r"),
+        Panel("outputs (sigmoid)", ex.outputs.T if ex.outputs is not None else ex.targets.T * 0,
+              "channel", cmap="gray_r"),
+    ]
+    add = getattr(trace, "add_vector", None)
+    if add is not None:
+        for h in range(add.shape[2]):
+            panels.append(Panel(f"add vector, write head {h}", add[index, :steps, h].T, "element",
+                                vmin=-1.0, vmax=1.0, cmap="RdBu_r"))
+    for name, label in (("write_weightings", "write weighting"),
+                        ("read_weightings", "read weighting")):
+        weights = getattr(trace, name, None)
+        if weights is None:
+            continue
+        hard = name == "read_weightings" and getattr(trace, "read_policy", None) is not None
+        for h in range(weights.shape[2]):
+            suffix = " (sampled slot, hard reads)" if hard else ""
+            panels.append(Panel(f"{label}, head {h}{suffix}", weights[index, :steps, h].T,
+                                "location"))
+    return panels
+
+
+def plot_algorithmic_run(task: Any, model: Any, out_dir: Path, *, examples: int = 3,
+                         title: str = "") -> list[Path]:
+    """Draw ``examples`` test sequences (``{out_dir}/sequence-{i}.png``) and, for copy, the
+    longest generalisation sequence (``{out_dir}/generalisation-len{L}.png``).
+
+    Args:
+        task: an algorithmic task (``mneme.tasks.algorithmic``).
+        model: a task-facing model (``AlignedModel``), put in eval mode.
+        out_dir: where the PNGs go.
+        examples: how many test sequences to draw.
+        title: prefix of every figure's title (model and task).
+
+    Returns:
+        The written paths.
+    """
+    model.eval()
+    written: list[Path] = []
+    first, longest = None, None
+    for batch in task.eval_batches("test", max(1, examples)):
+        group = batch.meta.get("group")
+        if group is None:
+            first = first if first is not None else batch
+        elif task.name == "copy" and group.startswith("len") and (
+                longest is None or int(group[3:]) > int(longest.meta["group"][3:])):
+            longest = batch
+    with torch.no_grad():
+        if first is not None:
+            out = model(first.inputs, trace=True)
+            for i in range(min(examples, first.size)):
+                panels = _sequence_panels(task, first, out.logits, out.trace, i)
+                wrong = _wrong_bits(first, out.logits, i)
+                path = out_dir / f"sequence-{i}.png"
+                written.append(plot_panels(panels, f"{title}: test sequence {i} "
+                                                   f"({wrong} wrong bits)", path))
+        if longest is not None:
+            one = _first_of(longest)
+            out = model(one.inputs, trace=True)
+            group = longest.meta["group"]
+            wrong = _wrong_bits(one, out.logits, 0)
+            path = out_dir / f"generalisation-{group}.png"
+            panels = _sequence_panels(task, one, out.logits, out.trace, 0)
+            written.append(plot_panels(panels, f"{title}: generalisation, length "
+                                               f"{group[3:]} ({wrong} wrong bits)", path))
+    return written
+
+
+def _first_of(batch: Any) -> Any:
+    from mneme.tasks.base import Batch
+
+    meta = {**batch.meta, "steps": batch.meta["steps"][:1]}
+    return Batch(batch.inputs[:1], batch.targets[:1], batch.mask[:1], meta)
+
+
+def _wrong_bits(batch: Any, logits: Tensor, index: int) -> int:
+    mask = batch.mask[index].unsqueeze(-1)
+    wrong = (logits[index] > 0) != (batch.targets[index] > 0.5)
+    return int((wrong & mask).sum())
