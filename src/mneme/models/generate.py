@@ -1,0 +1,177 @@
+"""``mneme generate RUN``: continue a prompt with a trained language model.
+
+The prompt is encoded like the training data (PTB: lowercased words, numbers as ``N``, unknown
+words as ``<unk>`` with a note; characters: each character, unknown ones dropped with a note). The
+model reads the boundary token (``<eos>``, or a newline for characters: the stream's unit
+separator) and the prompt to warm its state, then decodes from the prompt's last token with
+``mneme.decoding``: ``greedy``, ``sample`` (temperature, top-k) or ``beam`` (width, GNMT length
+penalty, n best). Word-level generation stops at ``<eos>`` unless told not to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mneme.decoding import beam_search, greedy, sample
+from mneme.errors import UserError
+from mneme.tasks.text import EOS, UNK
+
+__all__ = ["STRATEGIES", "GenerateOptions", "Generation", "encode_prompt", "generate",
+           "generate_run"]
+
+STRATEGIES = ("greedy", "sample", "beam")
+_NUMBER = re.compile(r"^[+-]?\d[\d,.]*%?$")
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """How to decode.
+
+    Attributes:
+        prompt: the text to continue (may be empty).
+        strategy: ``greedy``, ``sample`` or ``beam``.
+        temperature: sampling temperature (0: greedy).
+        top_k: sample among the k most probable tokens (0: all).
+        beam_width: live hypotheses of beam search.
+        length_penalty: GNMT alpha of beam search (0: none).
+        n_best: hypotheses beam search prints.
+        max_tokens: most tokens generated.
+        seed: sampling seed.
+        stop_at_eos: word level: stop at the end of the sentence (``<eos>``).
+    """
+
+    prompt: str = ""
+    strategy: str = "sample"
+    temperature: float = 1.0
+    top_k: int = 0
+    beam_width: int = 5
+    length_penalty: float = 0.6
+    n_best: int = 1
+    max_tokens: int = 30
+    seed: int = 0
+    stop_at_eos: bool = True
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first bad option."""
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)} "
+                            f"(got {self.strategy!r})")
+        if not self.temperature >= 0:
+            raise UserError(f"--temperature must be >= 0 (got {self.temperature})")
+        if self.top_k < 0:
+            raise UserError(f"--top-k must be >= 0 (got {self.top_k})")
+        if self.beam_width < 1:
+            raise UserError(f"--beam-width must be >= 1 (got {self.beam_width})")
+        if not 1 <= self.n_best <= self.beam_width:
+            raise UserError(f"--n-best must be in 1..--beam-width ({self.beam_width}) "
+                            f"(got {self.n_best})")
+        if not self.length_penalty >= 0:
+            raise UserError(f"--length-penalty must be >= 0 (got {self.length_penalty})")
+        if self.max_tokens < 1:
+            raise UserError(f"--max-tokens must be >= 1 (got {self.max_tokens})")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What ``generate`` produced.
+
+    Attributes:
+        texts: the prompt with each continuation (one; beam search: the n best, best first).
+        scores: each continuation's log-probability (nats; beam: the length-normalised score).
+        notes: remarks on the prompt's encoding (unknown words mapped to ``<unk>``, ...).
+    """
+
+    texts: list[str]
+    scores: list[float]
+    notes: list[str] = field(default_factory=list)
+
+
+def encode_prompt(task: Any, prompt: str) -> tuple[list[int], list[str]]:
+    """Token ids of ``prompt`` for ``task``'s vocabulary, and notes on what was changed."""
+    vocab, notes = task.vocab, []
+    if task.spec.level == "char":
+        unknown = sorted({c for c in prompt if c not in vocab})
+        if unknown:
+            notes.append(f"characters not in the training text dropped: {''.join(unknown)!r}")
+        return [vocab.id(c) for c in prompt if c in vocab], notes
+    words = []
+    for word in prompt.lower().split():
+        if word not in vocab and _NUMBER.match(word) and "N" in vocab:
+            word = "N"  # PTB writes every number as N
+        words.append(word)
+    unknown = sorted({w for w in words if w not in vocab})
+    if unknown:
+        if vocab.unk is None:
+            raise UserError(f"words not in the vocabulary: {', '.join(unknown)}")
+        notes.append(f"not in the vocabulary, read as {UNK}: {', '.join(unknown)}")
+    return vocab.encode(words), notes
+
+
+def _render(task: Any, prompt: str, ids: list[int], eos: int | None) -> str:
+    tokens = task.vocab.decode(ids)
+    if task.spec.level == "char":
+        return prompt + "".join(tokens)
+    if eos is not None and ids and ids[-1] == eos:
+        tokens = tokens[:-1]
+    words = " ".join("\n" if t == EOS else t for t in tokens)
+    text = " ".join(filter(None, [prompt.strip(), words]))
+    return re.sub(r" ?\n ?", "\n", text)
+
+
+@torch.no_grad()
+def generate(model: Any, task: Any, options: GenerateOptions) -> Generation:
+    """Continue ``options.prompt`` with ``model`` (eval mode) on ``task``'s vocabulary.
+
+    Raises:
+        UserError: a bad option, or (vocabularies without ``<unk>``) unknown words.
+    """
+    options.validate()
+    ids, notes = encode_prompt(task, options.prompt)
+    boundary = int(task.spec.boundary_id)
+    context = [boundary, *ids]
+    state = None
+    if len(context) > 1:
+        state = model(torch.tensor([context[:-1]]), state=None).state
+    start = torch.tensor([context[-1]])
+    eos = boundary if task.spec.level == "word" and options.stop_at_eos else None
+    n = options.max_tokens
+    if options.strategy == "beam":
+        result = beam_search(model.step, state, start, n, options.beam_width, eos=eos,
+                             length_penalty=options.length_penalty, n_best=options.n_best,
+                             reorder_state=model.reorder_state)
+        hyps = [(result.sequence(0, r), float(result.scores[0, r]))
+                for r in range(options.n_best) if int(result.lengths[0, r]) > 0]
+    else:
+        if options.strategy == "greedy":
+            out = greedy(model.step, state, start, n, eos=eos)
+        else:
+            gen = torch.Generator().manual_seed(options.seed)
+            out = sample(model.step, state, start, n, temperature=options.temperature,
+                         top_k=options.top_k or None, eos=eos, generator=gen)
+        hyps = [(out.sequence(0), float(out.scores[0]))]
+    texts = [_render(task, options.prompt, seq, eos) for seq, _ in hyps]
+    return Generation(texts, [score for _, score in hyps], notes)
+
+
+def generate_run(run_dir: Path, options: GenerateOptions,
+                 overrides: dict[str, Any] | None = None) -> Generation:
+    """Load the language model of ``run_dir`` (its best checkpoint) and ``generate``.
+
+    Raises:
+        UserError: not a run directory, not a language-model run, a bad option.
+    """
+    from mneme.tasks.text import CharsConfig, PTBConfig
+    from mneme.train.run import load_run, read_config
+
+    options.validate()
+    config = read_config(Path(run_dir))
+    if not isinstance(config.task, PTBConfig | CharsConfig):
+        raise UserError(f"{run_dir}: generate needs a language-model run (task ptb or chars), "
+                        f"this one is {config.task_name}")
+    _, task, model = load_run(Path(run_dir), overrides=overrides)
+    return generate(model, task, options)
