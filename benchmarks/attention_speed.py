@@ -1,7 +1,8 @@
 """Attention speed: scores against scaled dot, and the fused path against the readable one.
 
     OMP_NUM_THREADS=1 python benchmarks/attention_speed.py [--threads 1] [--repeats 15]
-        [--part all|scores|fused] [--batch 32 --queries 32 --keys 128 --dim 256] [--json PATH]
+        [--part all|scores|fused|seq2seq] [--batch 32 --queries 32 --keys 128 --dim 256]
+        [--json PATH]
 
 Every section times its cases interleaved (case 1, case 2, ..., then again, ``--repeats`` times)
 so that load from other processes hits every case alike, and prints the median time of each case
@@ -12,9 +13,12 @@ and its ratio to the section's reference case, all measured in the same run.
 * ``fused``: ``Attention("scaled_dot")`` and ``MultiHeadAttention`` (8 heads) by the readable path
   returning the weights, the readable path without them (``fused=False``), and the fused
   ``scaled_dot_product_attention`` path, relative to the readable path with weights.
+* ``seq2seq``: a training step of ``mneme.models.seq2seq.Seq2Seq`` (batch 64, 10 + 10 tokens)
+  without attention, with the additive and dot scores, and with input feeding: median time,
+  target tokens per second and the ratio to the model without attention.
 
-More sections (a seq2seq decoder's tokens per second, say) are added by writing a function
-``f(args) -> Section`` and registering it in ``SECTIONS``; ``--part`` and ``--json`` pick it up.
+More sections are added by writing a function ``f(args) -> Section`` and registering it in
+``SECTIONS``; ``--part`` and ``--json`` pick it up.
 """
 
 from __future__ import annotations
@@ -143,10 +147,51 @@ def bench_fused(args: argparse.Namespace) -> Section:
     return section
 
 
+def bench_seq2seq(args: argparse.Namespace) -> Section:
+    """Seq2seq training steps (forward, backward, Adam) with and without attention.
+
+    The translation recipe's model (H = E = 256, bidirectional GRU encoder) at batch 64 with
+    the prefixes subset's vocabularies (4767 French, 3064 English), 10 source and 10 target
+    tokens a sentence; target tokens per second = 64 * 10 / step time.
+    """
+    from mneme.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    b, t, v_s, v_t = 64, 10, 4767, 3064
+    g = torch.Generator().manual_seed(0)
+    inputs = {"source": torch.randint(4, v_s, (b, t), generator=g),
+              "source_length": torch.full((b,), t),
+              "target_in": torch.randint(4, v_t, (b, t), generator=g)}
+    targets = torch.randint(4, v_t, (b, t), generator=g)
+    variants = {"no attention": {"attention": "none"}, "additive": {"attention": "additive"},
+                "dot": {"attention": "dot"},
+                "additive, input feeding": {"attention": "additive", "input_feeding": True}}
+    cases = {}
+    for name, fields in variants.items():
+        model = Seq2Seq(v_s, v_t, Seq2SeqConfig(**fields))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step(model: torch.nn.Module = model, optimizer: torch.optim.Optimizer = optimizer
+                 ) -> None:
+            logits = model(inputs).logits
+            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        cases[name] = step
+    medians = interleaved(cases, max(3, args.repeats // 3))
+    rows = _rows(medians, "no attention", "train step")
+    for row in rows:
+        row.name = f"{row.name}: {b * t / (row.median_ms / 1e3):.0f} target tok/s"
+    return Section(f"Seq2seq training step, B {b}, T_s = T_t = {t}, H = E = 256, GRU; ratios "
+                   "to no attention", rows[0].name, rows)
+
+
 # name -> section; other parts of mneme add theirs here (e.g. a seq2seq tokens/s section)
 SECTIONS: dict[str, Callable[[argparse.Namespace], Section]] = {
     "scores": bench_scores,
     "fused": bench_fused,
+    "seq2seq": bench_seq2seq,
 }
 
 

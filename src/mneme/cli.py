@@ -6,7 +6,10 @@
     mneme bench --suite quick|babi-1k|babi-10k [--out DIR] [--jobs 2]
     mneme plot RUN
     mneme ask RUN [--plot PNG]
+    mneme generate RUN --prompt "the meaning of" [--strategy greedy|sample|beam] [--max-tokens 30]
+    mneme translate RUN "je suis content ." [--strategy greedy|beam] [--beam-width 5] [--plot PNG]
     mneme data babi --from PATH_OR_URL
+    mneme diagnose gradients [--models rnn,irnn,lstm,gru] [--runs RUN ...] [--out PNG]
 
 User mistakes print one line ``mneme: error: ...`` and exit with code 2; an interrupted training
 exits with 130 after saving a checkpoint to resume from.
@@ -38,8 +41,11 @@ commands:
   bench   run a benchmark suite:  mneme bench --suite quick   (list: mneme bench --list)
   plot    learning curves and attention heatmaps of a run:  mneme plot RUN
   ask     answer questions about your own story:  mneme ask RUN
+  generate  continue a prompt with a language model:  mneme generate RUN --prompt "the market"
+  translate  translate a sentence with a seq2seq run:  mneme translate RUN "je suis content ."
   data    install a dataset:  mneme data babi --from tasks_1-20_v1-2.tar.gz
   hopfield associative memory:  mneme hopfield capacity --n 100,200   mneme hopfield recall
+  diagnose gradient flow through time:  mneme diagnose gradients --models rnn,lstm
 
 `mneme COMMAND --help` shows a command's options. Datasets are read from --data-dir, else
 ${DATA_ENV}.
@@ -162,7 +168,7 @@ def _default_run_dir(task_name: str, task_cfg: Any, model_name: str) -> Path:
     return Path("runs") / f"{tag}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-_HEADLINE = ("perplexity", "bpc", "bits", "error", "mse")
+_HEADLINE = ("perplexity", "bpc", "bits", "mse", "error")
 """The metric ``train`` prints, the first a run has: each task's paper unit."""
 
 
@@ -203,6 +209,8 @@ def cmd_eval(argv: Sequence[str]) -> int:
             ("json", _opt(bool, "print the metrics as JSON (errors as fractions)"), False),
             ("data_dir", _opt(str | None, DATA_HELP), None),
             ("batch_size", _opt(int, "evaluation batch size"), 500),
+            ("decode", _opt(str | None, "seq2seq runs: also decode (greedy or beam) for "
+                            "exact match and BLEU"), None),
         ],
         frozen=True,
     )
@@ -219,6 +227,13 @@ def cmd_eval(argv: Sequence[str]) -> int:
         raise UserError(f"--split must be train, valid or test (got {args.split!r})")
     _, task, model = load_run(run_dir, overrides=overrides)
     metrics = evaluate(model, task, args.split, args.batch_size)
+    if args.decode is not None:
+        from mneme.models.translate import evaluate_decoding
+
+        if args.decode not in ("greedy", "beam"):
+            raise UserError(f"--decode must be greedy or beam (got {args.decode!r})")
+        decoded = evaluate_decoding(model, task, args.split, strategy=args.decode)
+        metrics.update({f"{args.decode}_{k}": v for k, v in decoded.items()})
     out = {f"{args.split}_{k}": v for k, v in metrics.items()}
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True))
@@ -324,6 +339,70 @@ def cmd_ask(argv: Sequence[str]) -> int:
     return ask_loop(run_dir, sys.stdin, sys.stdout, plot=args.plot, overrides=overrides)
 
 
+# -- translate ------------------------------------------------------------------------------
+def cmd_translate(argv: Sequence[str]) -> int:
+    from mneme.models.translate import ATTRIBUTION, translate_command
+
+    run_dir = _positional_run(argv, "translate")
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        if len(argv) >= 2:
+            print(f'usage: mneme translate RUN_DIR "SENTENCE" [options]\n\n{ATTRIBUTION}')
+            return 0
+        raise UserError('translate needs a sentence: mneme translate RUN "je suis content ."')
+    args_cls = dataclasses.make_dataclass(
+        "TranslateArgs",
+        [
+            ("strategy", _opt(str, "greedy or beam"), "greedy"),
+            ("beam_width", _opt(int, "hypotheses kept by beam search"), 5),
+            ("length_penalty", _opt(float, "beam search's length penalty alpha (GNMT)"), 0.0),
+            ("plot", _opt(str | None, "also save the alignment heatmap to this PNG"), None),
+            ("data_dir", _opt(str | None, DATA_HELP), None),
+        ],
+        frozen=True,
+    )
+    args = _tyro(args_cls, argv[2:], None, f'mneme translate {run_dir} "SENTENCE"',
+                 f"Translate a sentence with a seq2seq run. {ATTRIBUTION}")
+    return translate_command(run_dir, argv[1], sys.stdout, strategy=args.strategy,
+                             beam_width=args.beam_width, length_penalty=args.length_penalty,
+                             plot=args.plot, data_dir=args.data_dir)
+
+
+# -- generate -------------------------------------------------------------------------------
+def cmd_generate(argv: Sequence[str]) -> int:
+    from mneme.models.generate import GenerateOptions, generate_run
+
+    run_dir = _positional_run(argv, "generate")
+    args_cls = dataclasses.make_dataclass(
+        "GenerateArgs",
+        [
+            ("prompt", _opt(str, "text to continue (words for PTB, characters for chars)"), ""),
+            ("strategy", _opt(str, "greedy, sample or beam"), "sample"),
+            ("temperature", _opt(float, "sampling temperature (0: greedy)"), 1.0),
+            ("top_k", _opt(int, "sample among the k most probable tokens (0: all)"), 0),
+            ("beam_width", _opt(int, "hypotheses kept by beam search"), 5),
+            ("length_penalty", _opt(float, "beam search's length penalty alpha (GNMT)"), 0.6),
+            ("n_best", _opt(int, "beam search: print the n best continuations"), 1),
+            ("max_tokens", _opt(int, "most tokens generated"), 30),
+            ("seed", _opt(int, "sampling seed"), 0),
+            ("stop_at_eos", _opt(bool, "word level: stop at the end of the sentence"), True),
+            ("data_dir", _opt(str | None, DATA_HELP), None),
+        ],
+        frozen=True,
+    )
+    args = _tyro(args_cls, argv[1:], None, f"mneme generate {run_dir}",
+                 "Continue a prompt with a trained language model.")
+    options = GenerateOptions(**{f.name: getattr(args, f.name)
+                                 for f in dataclasses.fields(GenerateOptions)})
+    overrides = {"data_dir": args.data_dir} if args.data_dir else None
+    result = generate_run(run_dir, options, overrides=overrides)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for text, score in zip(result.texts, result.scores, strict=True):
+        prefix = f"[{score:.3f}] " if options.strategy == "beam" and options.n_best > 1 else ""
+        print(prefix + text)
+    return 0
+
+
 # -- data -----------------------------------------------------------------------------------
 def cmd_data(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
@@ -367,14 +446,37 @@ def cmd_hopfield(argv: Sequence[str]) -> int:
     return 0
 
 
+# -- diagnose -------------------------------------------------------------------------------
+def cmd_diagnose(argv: Sequence[str]) -> int:
+    from mneme import diagnose
+
+    subcommands = {"gradients": diagnose.DiagnoseGradientsArgs}
+    if not argv or argv[0] not in subcommands:
+        if argv and argv[0] in ("-h", "--help"):
+            print("usage: mneme diagnose gradients [options]  (options: --help after it)")
+            return 0
+        raise UserError("diagnose needs a subcommand: gradients (mneme diagnose gradients)")
+    name, cls = argv[0], subcommands[argv[0]]
+    args = _tyro(cls, argv[1:], None, f"mneme diagnose {name}", cls.__doc__ or name)
+    flows = diagnose.run_gradients(args)
+    print(diagnose.format_table(flows))
+    print(f"wrote {diagnose.plot_flows(flows, args.out)}")
+    if args.json:
+        print(f"wrote {diagnose.write_json(flows, args, args.json)}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "eval": cmd_eval,
     "bench": cmd_bench,
     "plot": cmd_plot,
     "ask": cmd_ask,
+    "generate": cmd_generate,
+    "translate": cmd_translate,
     "data": cmd_data,
     "hopfield": cmd_hopfield,
+    "diagnose": cmd_diagnose,
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -76,11 +74,9 @@ def test_linear_associator_pinv_is_exact_where_hebb_is_not() -> None:
     torch.testing.assert_close(associate(w, h8, binary=False), eye)
 
 
-def test_dae_learns_to_denoise_within_seconds() -> None:
+def test_dae_learns_to_denoise_in_150_steps() -> None:
     x = pm1(10, 64, seed=5)
-    start = time.perf_counter()
     model, losses = fit_dae(x, noise=0.2, steps=150, seed=0)
-    assert time.perf_counter() - start < 10
     assert losses[-1] < 0.1 * losses[0]
     g = torch.Generator().manual_seed(1)
     clean = x.repeat(20, 1)

@@ -111,7 +111,7 @@ def test_suites_are_well_formed() -> None:
             cell.model.validate()
     quick = SUITES["quick"].build(None)
     assert {(c.task_name, c.model_name) for c in quick} == {
-        ("babi", "memn2n"), ("babi", "lstm"), ("retrieval", "fast-weights")}
+        ("babi", "memn2n"), ("babi", "lstm"), ("retrieval", "fast-weights"), ("copy", "ntm")}
     fw = {(c.group, c.model.hidden_size): c.train.repeats
           for c in SUITES["fast-weights"].build(None)}
     assert {m for m, _ in fw} >= {"fast-weights", "lstm", "irnn", "alstm"}

@@ -2,7 +2,8 @@
 
 bAbI numbers are test error in % per task (Sukhbaatar, Szlam, Weston & Fergus 2015, "End-To-End
 Memory Networks", arXiv 1503.08895v5, Table 1; the LSTM column is Weston et al. 2015, arXiv
-1502.05698, reproduced in that table). A failed task is one with error > 5%.
+1502.05698, reproduced in that table; the strongly supervised MemNN is that paper's Table 3, whose
+accuracies are turned into errors). A failed task is one with error > 5%.
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ BABI_1K = {
          0.3, 0.1, 0.2, 6.9, 0.0, 2.7, 40.4, 9.4, 88.0, 0.0),
         mean=12.4,
         failed=11,
+    ),
+    "memnn": Anchor(
+        "MemNN, strong supervision (paper)",
+        "Weston et al. 2015, arXiv 1502.05698, Table 3, column 'MemNN' (Weston et al. 2014: "
+        "k = 2 hops, bag of words, supporting facts supervised), 1k; error = 100 - accuracy. "
+        "The table's mean row says 75% accuracy (mean 25.0 here); its per-task values average "
+        "70.05% (error 29.95)",
+        (0.0, 0.0, 80.0, 29.0, 17.0, 53.0, 32.0, 23.0, 35.0, 41.0,
+         0.0, 0.0, 0.0, 1.0, 26.0, 73.0, 46.0, 43.0, 100.0, 0.0),
+        mean=25.0,
+        failed=13,
     ),
     "lstm": Anchor(
         "LSTM (paper)",
@@ -95,3 +107,194 @@ FAST_WEIGHTS: dict[str, dict[int, float]] = {
 fast-weights R = 20 and 50, LSTM R = 20 and 50 and IRNN R = 20 values are the ones quoted in
 mneme's issue; the others are transcribed from the same table."""
 FAST_WEIGHTS_SOURCE = _FW
+
+
+@dataclass(frozen=True)
+class PointerAnchor:
+    """A published pointer-network result: task, n, metric, value and where it comes from."""
+
+    task: str
+    n: int
+    metric: str
+    """``accuracy %`` (exact match), ``area %`` (area covered) or ``tour length``."""
+    value: float
+    source: str
+    note: str = ""
+
+
+_PTR = "Vinyals, Fortunato & Jaitly 2015, 'Pointer Networks', arXiv 1506.03134"
+
+POINTER: tuple[PointerAnchor, ...] = (
+    PointerAnchor("convex-hull", 5, "accuracy %", 92.0, f"{_PTR}, Table 1",
+                  "Ptr-Net trained on n = 5-50 (one model), tested at n = 5"),
+    PointerAnchor("convex-hull", 5, "area %", 99.6, f"{_PTR}, Table 1",
+                  "same row; transcribed, not re-checked against the PDF here"),
+    PointerAnchor("convex-hull", 10, "accuracy %", 87.0, f"{_PTR}, Table 1",
+                  "Ptr-Net trained on n = 5-50, tested at n = 10"),
+    PointerAnchor("convex-hull", 10, "area %", 99.8, f"{_PTR}, Table 1",
+                  "same row; transcribed, not re-checked against the PDF here"),
+    PointerAnchor("convex-hull", 50, "accuracy %", 72.6, f"{_PTR}, Table 1",
+                  "Ptr-Net trained and tested at n = 50"),
+    PointerAnchor("tsp", 5, "tour length", 2.12, f"{_PTR}, Table 2",
+                  "Ptr-Net trained on optimal tours at n = 5; the optimum is 2.12"),
+    PointerAnchor("tsp", 10, "tour length", 2.88, f"{_PTR}, Table 2",
+                  "Ptr-Net trained on optimal tours at n = 10; the optimum is 2.87"),
+)
+"""Pointer-network anchors. Table 1's Ptr-Net rows at n = 5 and 10 come from one model trained on
+n = 5-50 (the issue quotes them as "trained and tested on the same n"; the table's "trained n"
+column says 5-50). The paper has no sorting number."""
+
+
+@dataclass(frozen=True)
+class AlgorithmicAnchor:
+    """What the NTM paper reports for one model on one algorithmic task.
+
+    The paper gives learning curves and example pictures, not tables of results, so an anchor is
+    its text's statements plus, where marked "approx.", values read off a figure (not exact).
+
+    Attributes:
+        label: the model as the paper names it.
+        summary: the result, short enough for a table cell.
+        source: section and figures.
+        sequences: training sequences until the curve is near 0 bits, approx., or None where the
+            paper shows no convergence or we cannot read one.
+    """
+
+    label: str
+    summary: str
+    source: str
+    sequences: int | None = None
+
+
+_NTM = "Graves, Wayne & Danihelka 2014, 'Neural Turing Machines', arXiv 1410.5401"
+
+ALGORITHMIC: dict[str, dict[str, AlgorithmicAnchor]] = {
+    "copy": {
+        "ntm-ff": AlgorithmicAnchor(
+            "NTM, feedforward controller",
+            "cost near 0 (approx. by 200k sequences, Fig. 3); trained on 1-20, copies 10-50 "
+            "almost perfectly, 120 with one duplicated vector (Fig. 4)",
+            f"{_NTM}, section 4.1, Figures 3-4", 200_000),
+        "ntm-lstm": AlgorithmicAnchor(
+            "NTM, LSTM controller",
+            "cost near 0 (approx. by 200k sequences, Fig. 3); generalises beyond length 20 "
+            "like the feedforward NTM (Fig. 4)",
+            f"{_NTM}, section 4.1, Figures 3-4", 200_000),
+        "lstm": AlgorithmicAnchor(
+            "LSTM",
+            "learns much slower and ends at a higher cost than NTM (Fig. 3); copies up to length "
+            "20 almost perfectly, fails beyond (Fig. 5)",
+            f"{_NTM}, section 4.1, Figures 3, 5"),
+    },
+    "repeat-copy": {
+        "ntm-ff": AlgorithmicAnchor(
+            "NTM, feedforward controller",
+            "near 0 (approx. by 100k sequences, Fig. 7); length 20 almost perfect; beyond 10 "
+            "repeats keeps copying but misplaces the end marker (Fig. 8)",
+            f"{_NTM}, section 4.2, Figures 7-8", 100_000),
+        "ntm-lstm": AlgorithmicAnchor(
+            "NTM, LSTM controller",
+            "near 0 (approx. by 100k sequences, Fig. 7); generalisation shown for NTM (Fig. 8)",
+            f"{_NTM}, section 4.2, Figures 7-8", 100_000),
+        "lstm": AlgorithmicAnchor(
+            "LSTM",
+            "solves it, slower than NTM (approx. 300k sequences, Fig. 7), with 3 x 512 units; "
+            "fails at length 20 and at 20 repeats (Fig. 8)",
+            f"{_NTM}, section 4.2, Figures 7-8", 300_000),
+    },
+    "associative-recall": {
+        "ntm-ff": AlgorithmicAnchor(
+            "NTM, feedforward controller",
+            "near 0 within approx. 30k episodes (text); nearly perfect up to 12 items, below "
+            "1 bit at 15 items (text, Fig. 11)",
+            f"{_NTM}, section 4.3, Figures 10-11", 30_000),
+        "ntm-lstm": AlgorithmicAnchor(
+            "NTM, LSTM controller",
+            "near 0, slower than the feedforward controller (text, Fig. 10); generalises to "
+            "many more items than LSTM (Fig. 11)",
+            f"{_NTM}, section 4.3, Figures 10-11"),
+        "lstm": AlgorithmicAnchor(
+            "LSTM",
+            "does not reach zero cost after 1M episodes (text); fails beyond the training "
+            "number of items (Fig. 11)",
+            f"{_NTM}, section 4.3, Figures 10-11"),
+    },
+    "priority-sort": {
+        "ntm-ff": AlgorithmicAnchor(
+            "NTM, feedforward controller",
+            "substantially better than LSTM (Fig. 18), with 8 heads and 512 controller units "
+            "(Table 1)",
+            f"{_NTM}, section 4.5, Figure 18, Table 1"),
+        "ntm-lstm": AlgorithmicAnchor(
+            "NTM, LSTM controller",
+            "substantially better than LSTM (Fig. 18), with 5 heads and a 2 x 100 controller "
+            "(Table 2)",
+            f"{_NTM}, section 4.5, Figure 18, Table 2"),
+        "lstm": AlgorithmicAnchor(
+            "LSTM",
+            "substantially worse than NTM (Fig. 18); 3 x 128 units (Table 3)",
+            f"{_NTM}, section 4.5, Figure 18, Table 3"),
+    },
+}
+"""The NTM paper's algorithmic results by task and report group (``ntm-ff``, ``ntm-lstm``,
+``lstm``). Statements marked "text" paraphrase the paper's prose; "approx." numbers are read off
+its learning-curve figures (via a transcription of the figures, not measured on the PDF) and are
+only good to a factor of about 2."""
+ALGORITHMIC_SOURCE = _NTM
+
+
+@dataclass(frozen=True)
+class LMAnchor:
+    """A published language-model result: validation and test values (None where not given)."""
+
+    label: str
+    source: str
+    valid: float | None
+    test: float | None
+    unit: str = "perplexity"
+
+
+_ZAREMBA = "Zaremba, Sutskever & Vinyals 2014, arXiv 1409.2329, Table 1"
+_MIKOLOV = ("Mikolov 2012, PhD thesis 'Statistical Language Models Based on Neural Networks', "
+            "Table 4.1 (test set only)")
+
+PTB: dict[str, LMAnchor] = {
+    "lstm-small": LMAnchor("LSTM 2x200, no dropout (paper)", f"{_ZAREMBA}, non-regularized LSTM",
+                           120.7, 114.5),
+    "lstm-medium": LMAnchor("LSTM 2x650, dropout 0.5 (paper)",
+                            f"{_ZAREMBA}, medium regularized LSTM", 86.2, 82.7),
+    "lstm-large": LMAnchor("LSTM 2x1500, dropout 0.65 (paper)",
+                           f"{_ZAREMBA}, large regularized LSTM", 82.2, 78.4),
+    "ngram": LMAnchor("feedforward NNLM (Bengio et al. 2003)",
+                      f"{_MIKOLOV}, feedforward neural network LM [50]", None, 140.2),
+    "kn5": LMAnchor("Kneser-Ney 5-gram", f"{_MIKOLOV}, KN5", None, 141.2),
+    "rnn": LMAnchor("RNN LM (Mikolov)", f"{_MIKOLOV}, recurrent neural network LM", None, 124.7),
+}
+"""Penn Treebank (Mikolov's version) word-level perplexity; keys are bench report groups."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A published qualitative finding a report checks ours against (no number to copy)."""
+
+    claim: str
+    source: str
+
+
+SEQ2SEQ_CLAIMS: tuple[Claim, ...] = (
+    Claim("The fixed-vector encoder-decoder degrades as sentences get longer: it does well on "
+          "short sentences, but its BLEU falls rapidly with sentence length.",
+          "Cho, van Merrienboer, Bahdanau & Bengio 2014, 'On the Properties of Neural Machine "
+          "Translation: Encoder-Decoder Approaches', arXiv 1409.1259, abstract and section 4"),
+    Claim("With attention (RNNsearch) translation quality does not degrade with source length "
+          "the way the encoder-decoder's (RNNenc) does; RNNsearch-50 holds up even beyond 50 "
+          "words.",
+          "Bahdanau, Cho & Bengio 2015, 'Neural Machine Translation by Jointly Learning to Align "
+          "and Translate', arXiv 1409.0473, figure 2 and section 5.1"),
+    Claim("The soft alignments are mostly monotonic for English-French, with local reorderings "
+          "(adjectives and nouns) found without supervision.",
+          "Bahdanau et al. 2015, figure 3 and section 5.2.1"),
+)
+"""Sequence-to-sequence claims (``mneme bench --suite seq2seq``). The papers' BLEU come from
+WMT'14 English-French with 30k-word vocabularies; ours from Tatoeba's short sentences, so only
+the qualitative findings are compared."""

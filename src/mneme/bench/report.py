@@ -12,7 +12,12 @@ from mneme.bench.anchors import BABI, Anchor
 from mneme.bench.suites import Cell, Suite
 from mneme.train.checkpoint import atomic_write_text
 
-GROUP_TITLES = {"memn2n": "MemN2N PE LS RN", "memn2n-joint": "MemN2N joint", "lstm": "LSTM"}
+GROUP_TITLES = {
+    "memn2n": "MemN2N PE LS RN",
+    "memn2n-joint": "MemN2N joint",
+    "lstm": "LSTM",
+    "memnn": "MemNN (strong supervision)",
+}
 FAILED_ABOVE = 5.0  # % test error: the bAbI papers' definition of a failed task
 
 
@@ -110,7 +115,8 @@ def write_reports(
             f"bAbI {size} test error in % of the repeat selected on validation error; in "
             "brackets the mean ± std over repeats. 'mean' averages the tasks in this table (ours "
             "and the paper's over the same tasks); the last row is the paper's mean over all 20 "
-            "tasks. Paper: Sukhbaatar et al. 2015, Table 1 (LSTM: Weston et al. 2015).",
+            "tasks. Paper: Sukhbaatar et al. 2015, Table 1 (LSTM: Weston et al. 2015; MemNN: "
+            "Weston et al. 2015, Table 3, as errors).",
             "",
             table,
             "",
@@ -122,6 +128,35 @@ def write_reports(
         from mneme.bench.report_retrieval import retrieval_section
 
         text, table = retrieval_section(retrieval, out)
+        notes += [text, ""]
+        tables.append(table)
+    pointer = [(c, s) for c, s in finished if c.task_name in ("sort", "convex-hull", "tsp")]
+    if pointer:
+        from mneme.bench.report_pointer import pointer_section
+
+        text, table = pointer_section(pointer, out)
+        notes += [text, ""]
+        tables.append(table)
+    algorithmic = [(c, s) for c, s in finished
+                   if c.task_name in ("copy", "repeat-copy", "associative-recall", "priority-sort")]
+    if algorithmic:
+        from mneme.bench.report_algorithmic import algorithmic_section
+
+        text, table = algorithmic_section(algorithmic, out)
+        notes += [text, ""]
+        tables.append(table)
+    language = [(c, s) for c, s in finished if c.task_name in ("ptb", "chars")]
+    if language:
+        from mneme.bench.report_lm import lm_section
+
+        text, table = lm_section(language, out)
+        notes += [text, ""]
+        tables.append(table)
+    seq2seq = [(c, s) for c, s in finished if c.model_name == "seq2seq"]
+    if seq2seq:
+        from mneme.bench.report_seq2seq import seq2seq_section
+
+        text, table = seq2seq_section(seq2seq, out)
         notes += [text, ""]
         tables.append(table)
     notes += [

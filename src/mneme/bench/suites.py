@@ -73,6 +73,7 @@ def _babi_cells(
     joint_repeats: int,
     lstm_repeats: int,
     lstm_epochs: int,
+    memnn_repeats: int = 0,
 ) -> list[Cell]:
     from mneme.tasks.babi import BabiConfig
 
@@ -111,6 +112,19 @@ def _babi_cells(
                 task,
                 "lstm",
                 train_overrides={"repeats": lstm_repeats, "epochs": lstm_epochs},
+            )
+        )
+    # The strongly supervised MemNN (Weston et al. 2014), k = 2 hops as in the bAbI paper's column.
+    for t in tasks if memnn_repeats else ():
+        task = BabiConfig(task_id=t, size=size, data_dir=data_dir)  # type: ignore[arg-type]
+        cells.append(
+            recipe_cell(
+                f"memnn-{size}-task{t:02d}",
+                "memnn",
+                "babi",
+                task,
+                "memnn",
+                train_overrides={"repeats": memnn_repeats},
             )
         )
     return cells
@@ -152,6 +166,157 @@ FAST_WEIGHTS_EXTRA: tuple[tuple[str, int, int, float | None], ...] = (
 FAST_WEIGHTS_EPOCHS = 51
 """781 steps an epoch at batch 128: about 40k steps."""
 
+POINTER_PLAN: tuple[tuple[str, int, int | None, int, int], ...] = (
+    ("convex-hull", 5, None, 500_000, 5),
+    ("convex-hull", 10, None, 500_000, 5),
+    ("sort", 5, 10, 150_000, 3),
+    ("tsp", 5, None, 300_000, 3),
+    ("tsp", 8, None, 200_000, 5),
+)
+"""Pointer cells: (task, n, n_max, training examples, epochs), about 32 CPU-minutes in all at
+batch 128 (20-50 ms a step on one core; hull n = 10 alone is half), so about 17 minutes on two
+cores."""
+
+
+def _pointer_cells(plan: Sequence[tuple[str, int, int | None, int, int]]) -> list[Cell]:
+    """Ptr-Net cells (Vinyals et al. 2015) with the CPU recipe (Adam 1e-3, batch 128, clip 2),
+    halving the learning rate every epoch from the third."""
+    from mneme.tasks.sorting import ConvexHullConfig, SortConfig, TSPConfig
+
+    configs = {"sort": SortConfig, "convex-hull": ConvexHullConfig, "tsp": TSPConfig}
+    cells = []
+    for task_name, n, n_max, train_size, epochs in plan:
+        task = configs[task_name](n=n, n_max=n_max, train_size=train_size)
+        key = f"ptr-net-{task_name}-n{n}" + (f"-{n_max}" if n_max is not None else "")
+        train = {"epochs": epochs, "lr_schedule": "step", "lr_decay": 0.5,
+                 "lr_decay_every": 1, "lr_decay_start": 2}
+        cells.append(recipe_cell(key, "ptr-net", task_name, task, "ptr-net",
+                                 train_overrides=train))
+    return cells
+
+
+ALGORITHMIC_PLAN: tuple[tuple[str, str, int, int], ...] = (
+    ("copy", "ntm-lstm", 3, 100), ("associative-recall", "ntm-lstm", 1, 150),
+    ("copy", "lstm", 1, 60), ("copy", "ntm-hard", 1, 100),
+    ("repeat-copy", "ntm-lstm", 1, 200), ("priority-sort", "ntm-lstm", 1, 250),
+    ("copy", "ntm-ff", 1, 100), ("associative-recall", "ntm-ff", 1, 150),
+    ("repeat-copy", "ntm-ff", 1, 200), ("priority-sort", "ntm-ff", 1, 250),
+    ("associative-recall", "lstm", 1, 60), ("repeat-copy", "lstm", 1, 60),
+    ("priority-sort", "lstm", 1, 60),
+)
+"""Algorithmic cells in priority order: (task, group, seeds, epochs of 100 steps at batch 16,
+i.e. 1600 sequences); every cell stops early at 0.01 validation bits per sequence (the recipe's).
+The LSTM baselines get 60 epochs (96k sequences): far fewer than the paper's, enough to show
+whether they generalise beyond the training lengths."""
+ALGORITHMIC_GROUPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ntm-lstm": ("ntm", {"controller": "lstm"}),
+    "ntm-ff": ("ntm", {"controller": "feedforward"}),
+    "ntm-hard": ("ntm", {"controller": "lstm", "addressing": "hard"}),
+    "lstm": ("lstm", {}),
+}
+"""Report group -> (registered model, model overrides)."""
+NTM_PAPER_SIZES: dict[tuple[str, str], dict[str, Any]] = {
+    ("associative-recall", "ntm-ff"): {"read_heads": 4, "write_heads": 4,
+                                       "controller_size": 256},
+    ("priority-sort", "ntm-ff"): {"read_heads": 8, "write_heads": 8, "controller_size": 512},
+    ("priority-sort", "ntm-lstm"): {"read_heads": 5, "write_heads": 5, "controller_layers": 2},
+}
+"""Where the paper's NTM differs from ``NTMConfig``'s defaults (one head, 100 controller units,
+a 128 x 20 memory): Graves et al. 2014, Table 1 (feedforward) and Table 2 (LSTM controller)."""
+
+
+def _has_model(model_name: str, task_name: str) -> bool:
+    try:
+        registry.model_entry(model_name, task_name)
+    except UserError:
+        return False
+    return True
+
+
+def _algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
+    """NTM (LSTM and feedforward controllers) and LSTM cells on the NTM paper's tasks (Graves et
+    al. 2014, section 4) with ``registry.recipe``'s training (RMSProp, momentum 0.9, elementwise
+    clipping at 10, batch 16, ten times the paper's learning rates) and the paper's network
+    sizes (``NTM_PAPER_SIZES``; Table 3 for the LSTM), except the repeat-copy LSTM: 3 x 256 units
+    instead of 3 x 512 (a step costs 4x less on a CPU). NTM cells are left out while no ``ntm``
+    model is registered."""
+    from mneme.tasks.algorithmic import (
+        AssociativeRecallConfig,
+        CopyConfig,
+        PrioritySortConfig,
+        RepeatCopyConfig,
+    )
+
+    configs: dict[str, Any] = {"copy": CopyConfig(), "repeat-copy": RepeatCopyConfig(),
+                               "associative-recall": AssociativeRecallConfig(),
+                               "priority-sort": PrioritySortConfig()}
+    cells = []
+    for task_name, group, seeds, epochs in plan:
+        model_name, overrides = ALGORITHMIC_GROUPS[group]
+        if not _has_model(model_name, task_name):
+            continue
+        overrides = {**overrides, **NTM_PAPER_SIZES.get((task_name, group), {})}
+        if (task_name, group) == ("repeat-copy", "lstm"):
+            overrides = {"hidden_size": 256}
+        cells.append(recipe_cell(f"{group}-{task_name}", group, task_name, configs[task_name],
+                                 model_name, model_overrides=overrides,
+                                 train_overrides={"repeats": seeds, "epochs": epochs}))
+    return cells
+
+
+def _algorithmic_quick_cells() -> list[Cell]:
+    """One short NTM (LSTM controller) copy cell: lengths 1-5, tested up to 20, at most 3000
+    steps of 16 sequences, stopping at 0.01 validation bits: with the recipe (lr 1e-3) it stopped
+    after 800 steps, 151 s on a loaded core."""
+    from mneme.tasks.algorithmic import CopyConfig
+
+    if not _has_model("ntm", "copy"):
+        return []
+    task = CopyConfig(min_length=1, max_length=5, test_lengths=(5, 10, 20), valid_size=200,
+                      test_size=200, generalisation_size=50)
+    train = {"epochs": 30, "epoch_steps": 100}
+    return [recipe_cell("ntm-lstm-copy-quick", "ntm-lstm", "copy", task, "ntm",
+                        model_overrides={"controller": "lstm"}, train_overrides=train)]
+
+
+def _lm_cells(data_dir: str | None, *, medium: bool = False) -> list[Cell]:
+    """Language-model cells: PTB (Zaremba et al.'s small LSTM, Bengio et al.'s n-gram) and
+    tiny-shakespeare characters (2 x 512 LSTM); or Zaremba et al.'s medium LSTM alone."""
+    from mneme.models.lm import zaremba
+    from mneme.tasks.text import CharsConfig, PTBConfig
+
+    if medium:
+        recipe = zaremba("medium")
+        task = PTBConfig(data_dir=data_dir, seq_len=recipe.seq_len)
+        train = dataclasses.replace(recipe.train, progress=False)
+        return [Cell("ptb-lstm-medium", "lstm-medium", "ptb", task, "lstm", recipe.model, train)]
+    ptb = PTBConfig(data_dir=data_dir)
+    return [
+        recipe_cell("ptb-lstm-small", "lstm-small", "ptb", ptb, "lstm"),
+        recipe_cell("ptb-ngram", "ngram", "ptb", ptb, "ngram"),
+        recipe_cell("chars-lstm", "chars-lstm", "chars", CharsConfig(data_dir=data_dir), "lstm"),
+    ]
+
+
+def _seq2seq_cells(data_dir: str | None) -> list[Cell]:
+    """Attention against the fixed-vector bottleneck, same sizes, one seed each: French-English
+    (prefixes subset, H = E = 256, 15 epochs) and reversal (lengths 1-30, H = 128, up to 5000
+    steps), by the ``seq2seq`` recipe."""
+    from mneme.tasks.reversal import ReversalConfig
+    from mneme.tasks.translation import TranslationConfig
+
+    translation = TranslationConfig(data_dir=data_dir)
+    cells = []
+    for attention in ("additive", "none"):
+        group = f"seq2seq-{attention}"
+        model = {"attention": attention}
+        cells.append(recipe_cell(f"{group}-translation", group, "translation", translation,
+                                 "seq2seq", model_overrides=model))
+        cells.append(recipe_cell(f"{group}-reversal", group, "reversal", ReversalConfig(),
+                                 "seq2seq", model_overrides=model))
+    return cells
+
+
 QUICK_TASKS = (1, 2, 4, 6, 15)
 
 SUITES: dict[str, Suite] = {
@@ -168,12 +333,14 @@ SUITES: dict[str, Suite] = {
             lstm_repeats=1,
             lstm_epochs=20,
         )
-        + _retrieval_cells([("fast-weights", 20, 1, None)], epochs=10),
+        + _retrieval_cells([("fast-weights", 20, 1, None)], epochs=10)
+        + _algorithmic_quick_cells(),
         report="babi-1k",
     ),
     "babi-1k": Suite(
         "babi-1k",
-        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 10), joint (best of 7), LSTM (Table 1)",
+        "bAbI 1k, 20 tasks: MemN2N PE LS RN single (best of 10), joint (best of 7), LSTM "
+        "(Table 1), strongly supervised MemNN (one seed)",
         lambda data_dir: _babi_cells(
             data_dir,
             "1k",
@@ -182,6 +349,7 @@ SUITES: dict[str, Suite] = {
             joint_repeats=7,
             lstm_repeats=1,
             lstm_epochs=60,
+            memnn_repeats=1,
         ),
         report="babi-1k",
     ),
@@ -223,6 +391,48 @@ SUITES: dict[str, Suite] = {
         "programmer (Schlag et al. 2021) at R = 20 and the A-LSTM at R = 50 (same recipe)",
         lambda data_dir: _retrieval_cells(FAST_WEIGHTS_EXTRA, epochs=FAST_WEIGHTS_EPOCHS),
         report="fast-weights",
+    ),
+    "pointer": Suite(
+        "pointer",
+        "Pointer networks (Vinyals et al. 2015): convex hull at n = 5 and 10, sorting n = 5-10 "
+        "numbers, TSP at n = 5 and 8 (optimal tours by brute force); Ptr-Net with 128 units, "
+        "Adam 1e-3, batch 128",
+        lambda data_dir: _pointer_cells(POINTER_PLAN),
+        report="pointer",
+    ),
+    "algorithmic": Suite(
+        "algorithmic",
+        "NTM algorithmic tasks (Graves et al. 2014, section 4): copy, repeat copy, associative "
+        "recall, priority sort; NTM with LSTM and feedforward controllers and the 3-layer LSTM, "
+        "RMSProp (momentum 0.9, clip 10, 10x the paper's learning rates), batch 16, up to "
+        "240k-400k sequences a cell (3 seeds for NTM-LSTM copy, 1 elsewhere), stopping at 0.01 "
+        "validation bits per sequence; several CPU-hours",
+        lambda data_dir: _algorithmic_cells(ALGORITHMIC_PLAN),
+        report="algorithmic",
+    ),
+    "ptb": Suite(
+        "ptb",
+        "Language models: Penn Treebank with Zaremba et al.'s small LSTM (2 x 200, 13 epochs of "
+        "SGD) and Bengio et al.'s neural 5-gram LM, and a 2 x 512 character LSTM on "
+        "tiny-shakespeare; perplexity and bits per character beside the papers (about 1 h 45 "
+        "min of CPU time in all, the PTB LSTM alone about 1 h)",
+        lambda data_dir: _lm_cells(data_dir),
+        report="lm",
+    ),
+    "ptb-medium": Suite(
+        "ptb-medium",
+        "Penn Treebank, Zaremba et al.'s medium LSTM (2 x 650, dropout 0.5, 39 epochs, T = 35): "
+        "an estimated 14 CPU-hours (5x the small model's cost per token)",
+        lambda data_dir: _lm_cells(data_dir, medium=True),
+        report="lm",
+    ),
+    "seq2seq": Suite(
+        "seq2seq",
+        "Sequence to sequence with additive attention (Bahdanau et al. 2015) and without (the "
+        "fixed-vector encoder-decoder): French-English Tatoeba prefixes subset, BLEU greedy and "
+        "beam 5; sequence reversal, exact match against length (about 40 minutes on 2 cores)",
+        _seq2seq_cells,
+        report="seq2seq",
     ),
 }
 

@@ -317,6 +317,12 @@ class BabiSpec:
     task_ids: tuple[int, ...]
 
 
+SUPPORT_ABSENT = -1
+"""``supporting`` code: the question has fewer supporting facts than the row has columns."""
+SUPPORT_OUTSIDE = -2
+"""``supporting`` code: the fact is older than the N sentences kept in memory."""
+
+
 @dataclass(frozen=True)
 class _Split:
     """A split pre-encoded once: ids into the sentence table, so a batch is two gathers."""
@@ -326,10 +332,11 @@ class _Split:
     target: torch.Tensor  # (E,) vocab id of the joined answer
     task: torch.Tensor  # (E,) task id
     line: torch.Tensor  # (E,) line of the question in its file, to trace errors back
+    supporting: torch.Tensor  # (E, S) slot of each supporting fact, SUPPORT_ABSENT/_OUTSIDE
 
     def select(self, index: torch.Tensor) -> _Split:
         return _Split(*(t[index] for t in (self.memory, self.query, self.target, self.task,
-                                           self.line)))
+                                           self.line, self.supporting)))
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -354,6 +361,11 @@ class BabiTask:
     Batches: ``inputs = {"story": (B, N, J), "query": (B, J)}`` int64 word ids (0 pads),
     ``targets`` ``(B,)`` vocab id of the joined answer, ``meta`` ``{"task_id", "line", "index"}``
     each ``(B,)`` int64 (line: of the question in its file; index: position in the split).
+    Training batches also carry the supervision strongly supervised models train on (the MemNN
+    of Weston et al. 2014), which other models ignore: ``inputs["supporting"]`` ``(B, S)`` int64,
+    the memory slot of each supporting fact in the order the file lists them, then
+    ``SUPPORT_ABSENT`` (-1) padding; ``SUPPORT_OUTSIDE`` (-2) for a fact outside the memory; S is
+    the most facts of any loaded question. ``inputs["answer"]`` ``(B,)`` equals ``targets``.
     The vocabulary comes from the training files (validation questions included, test excluded);
     J is the longest sentence of any loaded split, so every split has the same shapes.
 
@@ -382,6 +394,7 @@ class BabiTask:
             train_ex += examples
             test_ex += parse_babi(babi_file(babi_dir, config.size, task_id, "test"), task_id)
         self.vocab = Vocabulary.from_examples(train_ex)
+        self.max_supporting = max(len(ex.supporting) for ex in (*train_ex, *test_ex))
         self._rows: dict[tuple[str, ...], int] = {(): 0}  # sentence table; row 0 is empty
         full = self._encode(train_ex)
         self._test = self._encode(test_ex)
@@ -418,22 +431,31 @@ class BabiTask:
                               dtype=torch.long)
         task = torch.tensor([ex.task_id for ex in examples], dtype=torch.long)
         line = torch.tensor([ex.line for ex in examples], dtype=torch.long)
-        return _Split(memory, query, target, task, line)
+        # Story index s of a story of L statements sits in slot L - 1 - s (slot 0 newest).
+        supporting = torch.full((len(examples), self.max_supporting), SUPPORT_ABSENT,
+                                dtype=torch.long)
+        for i, ex in enumerate(examples):
+            for j, s in enumerate(ex.supporting):
+                slot = len(ex.story) - 1 - s
+                supporting[i, j] = slot if slot < n else SUPPORT_OUTSIDE
+        return _Split(memory, query, target, task, line, supporting)
 
     @property
     def num_train(self) -> int:
         """Training questions after the validation hold-out."""
         return len(self._train)
 
-    def _batch(self, split: _Split, index: torch.Tensor) -> Batch:
+    def _batch(self, split: _Split, index: torch.Tensor, supervision: bool = False) -> Batch:
         part = split.select(index)
         inputs = {"story": self._table[part.memory], "query": self._table[part.query]}
+        if supervision:
+            inputs |= {"supporting": part.supporting, "answer": part.target}
         meta = {"task_id": part.task, "line": part.line, "index": index}
         return Batch(inputs, part.target, None, meta)
 
     def train_batch(self, indices: torch.Tensor, generator: torch.Generator) -> Batch:
         """Training examples ``indices`` ``(B,)``; ``generator`` is unused (reserved for noise)."""
-        return self._batch(self._train, indices.to(device="cpu", dtype=torch.long))
+        return self._batch(self._train, indices.to(device="cpu", dtype=torch.long), True)
 
     def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
         """Batches of ``"train"`` (kept part), ``"valid"`` or ``"test"`` in file order.
@@ -451,7 +473,14 @@ class BabiTask:
             yield self._batch(data, torch.arange(first, min(first + batch_size, len(data))))
 
     def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
-        """Mean cross entropy of ``output.logits`` ``(B, V)`` against the answers, plus aux."""
+        """Mean cross entropy of ``output.logits`` ``(B, V)`` against the answers, plus aux.
+
+        A model that trains on its own criterion alone (the MemNN's margin ranking loss, which
+        needs the supervision of training batches) returns it as ``aux_loss`` with a ``trace``
+        whose ``aux_loss_only`` is True: the loss is then ``aux_loss`` alone.
+        """
+        if output.aux_loss is not None and getattr(output.trace, "aux_loss_only", False):
+            return output.aux_loss
         loss = F.cross_entropy(output.logits, batch.targets.to(output.logits.device))
         return loss if output.aux_loss is None else loss + output.aux_loss
 

@@ -18,7 +18,8 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str) -> Path:
 
     epochs = [r["epoch"] for r in records]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for key, label in (("train_loss", "train"), ("valid_loss", "valid")):
+    for key, label in (("train_loss", "train"), ("valid_loss", "valid"),
+                       ("valid_nll", "valid (NLL)")):
         points = [(e, r[key]) for e, r in zip(epochs, records) if key in r]
         if points:
             left.plot(*zip(*points), label=label)
@@ -62,6 +63,22 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
     written = [plot_curves(records, run_dir / "plots" / "curves.png", title)]
     overrides = {"data_dir": data_dir} if data_dir else None
     _, task, model = load_run(run_dir, overrides=overrides)
+    if config.model_name == "seq2seq":
+        from mneme.viz.alignment import plot_seq2seq_run
+
+        return [*written, *plot_seq2seq_run(task, model, run_dir / "plots", examples=examples,
+                                            title=title)]
+    if config.task_name in ("sort", "convex-hull", "tsp"):
+        from mneme.viz.pointer import plot_pointer_run
+
+        path = run_dir / "plots" / "pointer-examples.png"
+        return [*written, plot_pointer_run(config.task_name, task, model, path,
+                                           examples=max(examples, 8), title=title)]
+    from mneme.viz.ntm import ALGORITHMIC_TASKS, plot_algorithmic_run
+
+    if config.task_name in ALGORITHMIC_TASKS:
+        return [*written, *plot_algorithmic_run(task, model, run_dir / "plots",
+                                                examples=examples, title=title)]
     batch = next(iter(task.eval_batches("test", max(1, examples))))
     with torch.no_grad():
         output = model(batch.inputs, trace=True)

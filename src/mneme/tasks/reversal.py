@@ -1,0 +1,184 @@
+"""Sequence reversal: read ``a c b d`` and write ``d b c a``.
+
+The classic probe of the encoder-decoder bottleneck: the first output token depends on the last
+input token and the last output on the first, so a decoder that sees the source only through one
+fixed vector must squeeze the whole sequence into it and fails as sequences grow, while an
+attentive decoder looks each token up (Bahdanau et al. 2015, figure 2, make the same point on
+translation: RNNenc degrades with sentence length, RNNsearch does not; Sutskever et al. 2014,
+section 3.3, reverse the *source* to shorten the dependencies for the same reason).
+
+Batches have the layout of ``mneme.tasks.translation``: ``inputs`` maps ``source`` ``(B, T_s)``
+ids (padded with 0, ``</s>`` last), ``source_length`` ``(B,)`` and ``target_in`` ``(B, T_t)``
+(``<s>`` then the reversed source); ``targets`` ``(B, T_t)`` end with ``</s>``, ``mask`` marks
+real tokens. Symbols are the letters ``a, b, c, ...`` (ids 4 and up after ``<pad> <unk> <s>
+</s>``), one vocabulary for both sides.
+
+Training sequences are drawn fresh (uniform length in ``[min_length, max_length]``, uniform
+symbols); the valid set (training lengths) and one test set per length in ``test_lengths`` are
+fixed by ``seed``. Test metrics are grouped by length (``error_len10`` ...); sequence-level
+exact match needs decoding (``mneme.models.translate.evaluate_decoding``).
+
+Shapes: B batch, T_s and T_t source and target lengths in tokens, V vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from mneme.errors import UserError
+from mneme.tasks.base import Batch, ModelOutput
+from mneme.tasks.translation import TranslationSpec, Vocabulary
+
+
+@dataclass(frozen=True)
+class ReversalConfig:
+    """Alphabet, lengths and the fixed evaluation sets."""
+
+    symbols: int = 20
+    """Size of the alphabet (letters a, b, ... up to 26; ``s26``, ... beyond)."""
+    min_length: int = 1
+    """Shortest training (and validation) sequence."""
+    max_length: int = 30
+    """Longest training (and validation) sequence."""
+    test_lengths: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 40)
+    """One test set of each length (lengths above ``max_length`` test extrapolation)."""
+    valid_size: int = 500
+    test_size: int = 200
+    """Sequences per test length."""
+    seed: int = 20150901
+    """Seed of the valid and test sets."""
+
+    def validate(self) -> None:
+        if self.symbols < 2:
+            raise UserError(f"task.symbols must be >= 2 (got {self.symbols})")
+        if self.min_length < 1:
+            raise UserError(f"task.min_length must be >= 1 (got {self.min_length})")
+        if self.max_length < self.min_length:
+            raise UserError(f"task.max_length must be >= task.min_length ({self.min_length}) "
+                            f"(got {self.max_length})")
+        if not self.test_lengths or min(self.test_lengths) < 1:
+            raise UserError(f"task.test_lengths must be lengths >= 1 (got {self.test_lengths})")
+        for name in ("valid_size", "test_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"task.{name} must be >= 1 (got {getattr(self, name)})")
+
+
+def symbol_names(n: int) -> list[str]:
+    """The alphabet's tokens: ``a``..``z``, then ``s26``, ``s27``, ..."""
+    return [chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(n)]
+
+
+class ReversalTask:
+    """Reverse a sequence of symbols (a ``GeneratedTask`` with fixed valid and test sets).
+
+    Attributes mirroring ``TranslationTask`` (what decoding-based evaluation reads):
+    ``spec`` (one ``Vocabulary`` for both sides), ``sources[split]`` (token tuples),
+    ``references[split]`` (the one reversal of each) and ``encode_sources``.
+    """
+
+    name = "reversal"
+    selection_metric = "error"
+    length_groups = True
+    """Decoding-based evaluation reports exact match per source length."""
+
+    def __init__(self, config: ReversalConfig) -> None:
+        config.validate()
+        self.config = config
+        self.alphabet = symbol_names(config.symbols)
+        vocab = Vocabulary(self.alphabet)
+        self.first_symbol = len(vocab) - config.symbols  # id of "a"
+        longest = max(config.max_length, *config.test_lengths)
+        self.spec = TranslationSpec(vocab, vocab, longest + 1)
+        g = torch.Generator().manual_seed(config.seed)
+        valid_lengths = torch.randint(config.min_length, config.max_length + 1,
+                                      (config.valid_size,), generator=g)
+        self._sets: dict[str, list[list[int]]] = {
+            "valid": [self._draw(int(n), g) for n in valid_lengths],
+            "test": [self._draw(n, g) for n in config.test_lengths
+                     for _ in range(config.test_size)],
+        }
+        self.sources = {split: [tuple(vocab.decode(s)) for s in seqs]
+                        for split, seqs in self._sets.items()}
+        self.references = {split: [[tuple(reversed(s))] for s in srcs]
+                           for split, srcs in self.sources.items()}
+
+    def _draw(self, length: int, generator: torch.Generator) -> list[int]:
+        ids = torch.randint(self.config.symbols, (length,), generator=generator)
+        return (ids + self.first_symbol).tolist()
+
+    # -- batches -------------------------------------------------------------------------------
+    def encode_sources(
+        self, sources: Sequence[Sequence[str]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, T_s)`` padded source ids ending in ``</s>``, and their lengths ``(B,)``."""
+        vocab = self.spec.source_vocab
+        return self._pad([[*vocab.encode(s), self.spec.eos_id] for s in sources])
+
+    @staticmethod
+    def _pad(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = torch.tensor([len(r) for r in rows])
+        out = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)
+        for i, row in enumerate(rows):
+            out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return out, lengths
+
+    def batch(self, sequences: Sequence[Sequence[int]], *, group: bool = False) -> Batch:
+        """The batch reversing ``sequences`` (symbol ids); ``group``: per-length test metrics."""
+        eos, bos = self.spec.eos_id, self.spec.bos_id
+        source, lengths = self._pad([[*s, eos] for s in sequences])
+        target_in, _ = self._pad([[bos, *reversed(s)] for s in sequences])
+        targets, _ = self._pad([[*reversed(s), eos] for s in sequences])
+        mask = targets != self.spec.pad_id
+        inputs = {"source": source, "source_length": lengths, "target_in": target_in}
+        return Batch(inputs, targets, mask, {"group_lengths": group})
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        """Fresh sequences, lengths uniform in ``[min_length, max_length]``."""
+        cfg = self.config
+        lengths = torch.randint(cfg.min_length, cfg.max_length + 1, (batch_size,),
+                                generator=generator)
+        return self.batch([self._draw(int(n), generator) for n in lengths])
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        if split not in self._sets:
+            raise UserError(f"unknown split {split!r}; reversal splits: valid, test")
+        seqs = self._sets[split]
+        for start in range(0, len(seqs), batch_size):
+            yield self.batch(seqs[start : start + batch_size], group=split == "test")
+
+    # -- loss and metrics ----------------------------------------------------------------------
+    def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
+        """Mean NLL per target token (nats) under teacher forcing."""
+        assert batch.mask is not None
+        nll = F.cross_entropy(output.logits.transpose(1, 2), batch.targets, reduction="none")
+        loss = (nll * batch.mask).sum() / batch.mask.sum()
+        return loss if output.aux_loss is None else loss + output.aux_loss
+
+    def metrics(self, output: ModelOutput, batch: Batch) -> dict[str, float]:
+        """Sums per target token: ``nll`` (nats) and ``error`` (teacher-forced top-1); on the
+        test split also per source length n: ``error_len{n}`` over ``n_len{n}`` tokens."""
+        assert batch.mask is not None
+        mask = batch.mask
+        nll = F.cross_entropy(output.logits.transpose(1, 2), batch.targets, reduction="none")
+        wrong = (output.logits.argmax(-1) != batch.targets) & mask
+        out = {
+            "count": float(mask.sum()),
+            "nll": float((nll * mask).sum()),
+            "error": float(wrong.sum()),
+        }
+        if batch.meta.get("group_lengths"):
+            lengths = batch.inputs["source_length"] - 1  # type: ignore[index]
+            for n in lengths.unique().tolist():
+                rows = lengths == n
+                out[f"error_len{n}"] = float(wrong[rows].sum())
+                out[f"n_len{n}"] = float(mask[rows].sum())
+        return out
+
+
+def build_reversal_task(config: ReversalConfig) -> ReversalTask:
+    """The registry factory."""
+    return ReversalTask(config)
