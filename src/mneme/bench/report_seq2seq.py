@@ -70,7 +70,7 @@ def translation_part(cells: Sequence[tuple[Cell, dict[str, Any]]], out: Path,
                      results: dict[str, dict[str, Any]]) -> tuple[list[str], str]:
     """Markdown lines and the table of the translation cells."""
     head = ("| model | test perplexity | token error % | BLEU greedy | BLEU beam 5 | "
-            "exact match % (greedy) | best/trained epochs | train s |")
+            "exact match % (greedy) | best/trained epochs | train s (wall) |")
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     for cell, summary in cells:
         test, dec = summary["test"], results[cell.key]
@@ -99,8 +99,9 @@ def translation_part(cells: Sequence[tuple[Cell, dict[str, Any]]], out: Path,
         "",
         table,
         "",
-        "BLEU (greedy) by source length, the analogue of Bahdanau et al.'s figure 2 on short "
-        f"sentences (`plots/{plot.name}`):",
+        "BLEU (greedy) by source length in tokens (punctuation counted, `</s>` not), the "
+        "analogue of Bahdanau et al.'s figure 2; the subset holds sentences of at most 10 words, "
+        f"far shorter than the papers' (`plots/{plot.name}`):",
         "",
         _bucket_table(by_length, buckets, cells),
         "",
@@ -138,7 +139,8 @@ def _bleu_by_length(cells: Sequence[tuple[Cell, dict[str, Any]]],
 
 def _bucket_table(by_length: dict[str, list[float]], buckets: list[tuple[int, int]],
                   cells: Sequence[tuple[Cell, dict[str, Any]]]) -> str:
-    head = "| model | " + " | ".join(f"{lo}-{hi} tokens" for lo, hi in buckets) + " |"
+    head = "| model | " + " | ".join(f"{lo}-{hi} tokens" if hi > lo else f"{lo} tokens"
+                                     for lo, hi in buckets) + " |"
     lines = [head, "|---|" + "---|" * len(buckets)]
     for name, scores in by_length.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(s) for s in scores) + " |")

@@ -430,7 +430,7 @@ SUITES: dict[str, Suite] = {
         "seq2seq",
         "Sequence to sequence with additive attention (Bahdanau et al. 2015) and without (the "
         "fixed-vector encoder-decoder): French-English Tatoeba prefixes subset, BLEU greedy and "
-        "beam 5; sequence reversal, exact match against length (about 40 minutes on 2 cores)",
+        "beam 5; sequence reversal, exact match against length (about 20 minutes on 2 free cores)",
         _seq2seq_cells,
         report="seq2seq",
     ),
