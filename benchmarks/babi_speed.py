@@ -23,9 +23,10 @@ from pathlib import Path
 
 import torch
 
-from mneme import registry
+from mneme.config import TrainConfig
+from mneme.models.build import model_entry
+from mneme.models.recipes import recipe
 from mneme.tasks.babi import BabiConfig, BabiTask
-from mneme.train.config import TrainConfig
 from mneme.train.loop import Trainer
 
 
@@ -33,10 +34,10 @@ def examples_per_second(model_name: str, task: BabiTask, threads: int, seconds: 
     """Training examples per second of the real training step, measured for ``seconds``."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model_cfg, train_cfg = registry.recipe(
-        "babi", model_name, task.config, registry.model_entry(model_name).config_class()()
+    model_cfg, train_cfg = recipe(
+        "babi", model_name, task.config, model_entry(model_name).config_class()()
     )
-    model = registry.model_entry(model_name).build(model_cfg, task.spec)
+    model = model_entry(model_name).build(model_cfg, task.spec)
     cfg = TrainConfig(**{**train_cfg.__dict__, "progress": False, "tensorboard": False})
     trainer = Trainer(task, model, cfg, Path(tempfile.mkdtemp()))
     order = torch.randperm(task.num_train)

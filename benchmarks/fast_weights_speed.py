@@ -51,6 +51,7 @@ def speed(sizes: list[int], steps: int, rounds: int) -> None:
         LSTMClassifierConfig,
         SequenceClassifier,
     )
+
     from mneme.tasks.retrieval import generate
 
     batch = generate(128, 4, torch.Generator().manual_seed(0))

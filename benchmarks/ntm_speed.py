@@ -53,8 +53,9 @@ class _TorchLSTM(nn.Module):
 
 
 def build_models(task: Any) -> dict[str, nn.Module]:
-    from mneme.memory.ntm import NTMConfig, build_ntm
     from mneme.models.aligned import AlignedModel
+
+    from mneme.memory.ntm import NTMConfig, build_ntm
 
     torch.manual_seed(0)
     return {
@@ -65,9 +66,9 @@ def build_models(task: Any) -> dict[str, nn.Module]:
 
 def make_step(model: nn.Module, task: Any) -> Callable[[Any], None]:
     """One training step as the trainer runs it under the copy recipe."""
-    from mneme import registry
+    from mneme.models.recipes import recipe
 
-    _, train = registry.recipe("copy", "ntm", None, None)
+    _, train = recipe("copy", "ntm", None, None)
     opt = torch.optim.RMSprop(model.parameters(), lr=train.lr, momentum=train.momentum)
     params = [p for p in model.parameters() if p.requires_grad]
 

@@ -171,13 +171,13 @@ def test_fit_rate_recovers_a_geometric_rate_and_skips_zeros():
 def _fake_trained_run(run: Path) -> torch.Tensor:
     """A run directory as ``train_run`` leaves it (config.json, checkpoints/best.pt) holding a GRU
     regressor whose recurrent matrix is scaled up (no optimiser: keeps the test fast)."""
-    from mneme import registry
+    from mneme.config import TrainConfig
+    from mneme.models.build import model_entry
     from mneme.tasks.adding import AddingConfig, AddingTask
     from mneme.train.checkpoint import atomic_write_text, save_checkpoint
-    from mneme.train.config import TrainConfig
     from mneme.train.run import RunConfig, build_model
 
-    model_cfg = registry.model_entry("gru", "adding").config_class()(hidden_size=6)
+    model_cfg = model_entry("gru", "adding").config_class()(hidden_size=6)
     config = RunConfig("adding", AddingConfig(seq_len=6), "gru", model_cfg, TrainConfig())
     torch.manual_seed(3)
     model = build_model(config, AddingTask(config.task))

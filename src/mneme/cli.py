@@ -77,7 +77,7 @@ def _tyro(cls: type, args: Sequence[str], default: Any, prog: str, description: 
 
 # -- train ----------------------------------------------------------------------------------
 def _train_args_class(task_cls: type, model_cls: type) -> type:
-    from mneme.train.config import TrainConfig
+    from mneme.config import TrainConfig
 
     return dataclasses.make_dataclass(
         "TrainArgs",
@@ -101,6 +101,8 @@ def _with_data_dir(task_cfg: Any, data_dir: str | None) -> Any:
 
 def cmd_train(argv: Sequence[str]) -> int:
     from mneme import registry
+    from mneme.models.build import model_entry
+    from mneme.models.recipes import recipe
     from mneme.train.run import RunConfig, read_config, train_run
 
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -120,10 +122,13 @@ def cmd_train(argv: Sequence[str]) -> int:
         return _report_training(summary, run_dir, dist)
     wants_help = any(a in ("-h", "--help") for a in rest)
     if not known.task or not known.model:
+        registry.load()
         tasks = ", ".join(sorted(registry.TASKS))
         models = ", ".join(sorted(registry.MODELS))
+        cores = ", ".join(sorted(registry.CORES))
         message = (
-            f"train needs --task NAME and --model NAME (tasks: {tasks}; models: {models}); "
+            f"train needs --task NAME and --model NAME (tasks: {tasks}; task-facing models: "
+            f"{models}; cores, which run on every sequence task: {cores}); "
             "e.g. mneme train --task babi --task.task-id 1 --model memn2n"
         )
         if wants_help:
@@ -131,14 +136,14 @@ def cmd_train(argv: Sequence[str]) -> int:
             return 0
         raise UserError(message)
     task_entry = registry.task_entry(known.task)
-    model_entry = registry.model_entry(known.model, known.task)
-    args_cls = _train_args_class(task_entry.config_class(), model_entry.config_class())
+    entry = model_entry(known.model, known.task)
+    args_cls = _train_args_class(task_entry.config, entry.config)
     prog = f"mneme train --task {known.task} --model {known.model}"
-    description = f"Train {model_entry.summary} on {task_entry.summary}."
+    description = f"Train {entry.summary} on {task_entry.summary}."
     # Pass 1 reads the task and model fields; the recipe for that pair then supplies defaults
     # that pass 2 lets every explicit flag override.
     first = _tyro(args_cls, [a for a in rest if a not in ("-h", "--help")], None, prog, description)
-    model_cfg, train_cfg = registry.recipe(known.task, known.model, first.task, first.model)
+    model_cfg, train_cfg = recipe(known.task, known.model, first.task, first.model)
     defaults = args_cls(task=first.task, model=model_cfg, train=train_cfg)
     args = _tyro(args_cls, rest, defaults, prog, description)
     task_cfg = _with_data_dir(args.task, args.data_dir)

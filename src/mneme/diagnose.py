@@ -279,12 +279,10 @@ def find_core(model: nn.Module) -> nn.Module:
 
 def init_core(cell: str, hidden_size: int, seed: int) -> nn.Module:
     """The core of a freshly initialised adding-problem regressor with ``cell``."""
-    from mneme.models.regressor import SequenceRegressorConfig, build_regressor
-    from mneme.tasks.adding import AddingSpec
+    from mneme.cells import build_stack
 
     torch.manual_seed(seed)
-    config = SequenceRegressorConfig(cell=cell, hidden_size=hidden_size)
-    return build_regressor(config, AddingSpec(2, 1, 2, 1.0)).core
+    return build_stack(cell, 2, hidden_size)
 
 
 def run_core(run_dir: str, seq_len: int, batch_size: int, seed: int
@@ -319,13 +317,13 @@ def run_gradients(args: DiagnoseGradientsArgs) -> list[GradientFlow]:
     Raises:
         UserError: an unknown cell name (listing the known ones), bad sizes, a bad run directory.
     """
-    from mneme.models.regressor import known_cells
+    from mneme.cells import CELLS
 
     for name in ("hidden_size", "seq_len", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     cells = [m.strip() for m in args.models.split(",") if m.strip()]
-    known = known_cells()
+    known = tuple(CELLS)
     for cell in cells:
         if cell not in known:
             raise UserError(f"unknown model {cell!r} for --models; known cells: "

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from mneme.associative.hopfield import flip_noise, hebbian, is_fixed_point, recall
+from mneme.associative.hopfield_core import HopfieldCore
 from mneme.associative.modern_hopfield import (
     Hopfield,
-    HopfieldCore,
     HopfieldLayer,
     HopfieldPooling,
     dense_energy,

@@ -7,7 +7,6 @@ import itertools
 import pytest
 import torch
 
-from mneme import registry
 from mneme.attention.attention import masked_softmax
 from mneme.attention.pointer import (
     PointerConfig,
@@ -16,6 +15,8 @@ from mneme.attention.pointer import (
     build_pointer_network,
 )
 from mneme.errors import UserError
+from mneme.models.build import model_entry
+from mneme.models.recipes import recipe
 from mneme.tasks.sorting import ConvexHullConfig, ConvexHullTask, SortConfig, SortTask
 from mneme.train.loop import evaluate
 
@@ -134,14 +135,14 @@ def test_gradcheck_teacher_forced_in_float64():
 
 def test_registry_builds_model_and_config_validation():
     task = ConvexHullTask(ConvexHullConfig(n=5, train_size=8, valid_size=8, test_size=8))
-    entry = registry.model_entry("ptr-net", "convex-hull")
+    entry = model_entry("ptr-net", "convex-hull")
     model = entry.build(PointerConfig(hidden_size=8), task.spec)
     assert model.end is not None and model.embed.in_features == 2
     with pytest.raises(UserError, match=r"model\.hidden_size"):
         PointerConfig(hidden_size=0).validate()
     with pytest.raises(UserError, match=r"model\.beam_width"):
         PointerConfig(beam_width=0).validate()
-    _, train = registry.recipe("convex-hull", "ptr-net", task.config, PointerConfig())
+    _, train = recipe("convex-hull", "ptr-net", task.config, PointerConfig())
     assert train.batch_size == 128 and train.clip_norm == 2.0
 
 

@@ -10,9 +10,10 @@ import pytest
 from mneme.bench.report import write_reports
 from mneme.bench.report_algorithmic import algorithmic_section
 from mneme.bench.suites import SUITES, Cell, get_suite
-from mneme.models.aligned import AlgorithmicLSTMConfig
+from mneme.config import TrainConfig
+from mneme.models.build import model_entry
+from mneme.models.recipes import PAPER_LSTM_SIZES
 from mneme.tasks.algorithmic import AssociativeRecallConfig, CopyConfig
-from mneme.train.config import TrainConfig
 
 
 def _cell(out: Path, key: str, group: str, task_name: str, task: object,
@@ -27,8 +28,10 @@ def _cell(out: Path, key: str, group: str, task_name: str, task: object,
         repeats.append({"dir": f"repeat-{i}", "seed": i, "valid": {"bits": curve[-1]},
                         "test": test, "steps": 100 * len(curve)})
     train = TrainConfig(batch_size=16)
-    cell = Cell(key, group, task_name, task, "ntm" if group != "lstm" else "lstm",
-                AlgorithmicLSTMConfig(), train)
+    model_name = "ntm" if group != "lstm" else "lstm"
+    # the composed model's config (the core's fields, embedding_dim, head_size)
+    model = model_entry(model_name, task_name).config()
+    cell = Cell(key, group, task_name, task, model_name, model, train)
     return cell, {"repeats": repeats, "seconds": 1.0, "test": tests[0]}
 
 
@@ -86,17 +89,23 @@ def test_algorithmic_suite_cells():
     cells = SUITES["algorithmic"].build(None)
     lstm = {c.task_name: c for c in cells if c.group == "lstm"}
     assert set(lstm) == {"copy", "repeat-copy", "associative-recall", "priority-sort"}
-    assert lstm["repeat-copy"].model.hidden_size == 256 and lstm["copy"].model.hidden_size is None
+    # the recipe's 3 layers of the paper's Table 3 sizes, except repeat copy (3 x 256, not 512)
+    assert lstm["repeat-copy"].model.hidden_size == 256
+    for name in ("copy", "associative-recall", "priority-sort"):
+        assert lstm[name].model.hidden_size == PAPER_LSTM_SIZES[name]
+    assert {c.model.num_layers for c in lstm.values()} == {3}
+    assert type(lstm["copy"].model) is model_entry("lstm", "copy").config
     for cell in cells:
         assert cell.train.optimizer == "rmsprop" and cell.train.early_stop == 0.01
         assert not cell.train.progress and cell.train.epochs <= 250
-    ntm = [c for c in cells if c.model_name == "ntm"]
-    if ntm:  # once the ntm model is registered
-        assert {c.model.controller for c in ntm} == {"lstm", "feedforward"}
-        copy = next(c for c in ntm if c.key == "ntm-lstm-copy")
-        assert copy.train.repeats == 3 and copy.model.read_heads == 1
-        sort = next(c for c in ntm if c.key == "ntm-ff-priority-sort")  # Table 1: 8 heads, 512
-        assert (sort.model.read_heads, sort.model.controller_size) == (8, 512)
-        assert sort.model.controller == "feedforward" and sort.train.lr == pytest.approx(3e-4)
-        quick = [c for c in SUITES["quick"].build(None) if c.task_name == "copy"]
-        assert [(c.model_name, c.task.max_length) for c in quick] == [("ntm", 5)]
+    ntm = [c for c in cells if c.model_name == "ntm"]  # the ntm core is registered
+    assert {c.model.controller for c in ntm} == {"lstm", "feedforward"}
+    copy = next(c for c in ntm if c.key == "ntm-lstm-copy")
+    assert copy.train.repeats == 3 and copy.model.read_heads == 1
+    sort = next(c for c in ntm if c.key == "ntm-ff-priority-sort")  # Table 1: 8 heads, 512
+    assert (sort.model.read_heads, sort.model.controller_size) == (8, 512)
+    assert sort.model.controller == "feedforward" and sort.train.lr == pytest.approx(3e-4)
+    lstm_sort = next(c for c in ntm if c.key == "ntm-lstm-priority-sort")  # Table 2
+    assert (lstm_sort.model.read_heads, lstm_sort.model.controller_layers) == (5, 2)
+    quick = [c for c in SUITES["quick"].build(None) if c.task_name == "copy"]
+    assert ("ntm", 5) in [(c.model_name, c.task.max_length) for c in quick]

@@ -7,9 +7,15 @@ from pathlib import Path
 
 from mneme.bench.report_retrieval import retrieval_section
 from mneme.bench.suites import Cell
-from mneme.models.classifier import FastWeightsClassifierConfig, LSTMClassifierConfig
+from mneme.config import TrainConfig
+from mneme.models.build import model_entry
 from mneme.tasks.retrieval import RetrievalConfig
-from mneme.train.config import TrainConfig
+
+
+def _config(model_name: str) -> object:
+    """The composed retrieval model's config at the paper's R = 20 (the recipe row's sizes)."""
+    return model_entry(model_name, "retrieval").config(hidden_size=20, embedding_dim=100,
+                                                       head_size=100)
 
 
 def _cell(out: Path, key: str, group: str, model: object, tests: list[float],
@@ -29,11 +35,16 @@ def _cell(out: Path, key: str, group: str, model: object, tests: list[float],
 
 def test_table_medians_steps_and_plot(tmp_path: Path):
     finished = [
-        _cell(tmp_path, "fast-weights-r20", "fast-weights", FastWeightsClassifierConfig(),
+        _cell(tmp_path, "fast-weights-r20", "fast-weights", _config("fast-weights"),
               [0.01, 0.03, 0.02], [[0.5, 0.04, 0.01], [0.5, 0.2, 0.03], [0.3, 0.05, 0.02]]),
-        _cell(tmp_path, "lstm-r20", "lstm", LSTMClassifierConfig(), [0.6], [[0.7, 0.6, 0.6]]),
+        _cell(tmp_path, "lstm-r20", "lstm", _config("lstm"), [0.6], [[0.7, 0.6, 0.6]]),
+        _cell(tmp_path, "delta-rule-r20", "delta-rule", _config("delta-rule"), [0.1],
+              [[0.5, 0.1]]),
     ]
     text, table = retrieval_section(finished, tmp_path)
+    # R is read from the composed config's hidden_size: one column pair, R = 20
+    assert "| R = 20: ours | R = 20: paper |" in table and "R = 100" not in table
+    assert any("**10.00** (n=1)" in line for line in table.splitlines())  # the delta rule
     fw = next(line for line in table.splitlines() if line.startswith("| Fast weights"))
     assert "**2.00** [1.00-3.00] (n=3)" in fw and "1.81" in fw  # median 2%, paper 1.81%
     lstm = next(line for line in table.splitlines() if line.startswith("| LSTM"))

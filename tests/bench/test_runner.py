@@ -110,8 +110,16 @@ def test_suites_are_well_formed() -> None:
             cell.train.validate()
             cell.model.validate()
     quick = SUITES["quick"].build(None)
-    assert {(c.task_name, c.model_name) for c in quick} == {
-        ("babi", "memn2n"), ("babi", "lstm"), ("retrieval", "fast-weights"), ("copy", "ntm")}
+    from mneme.bench.matrix import QUICK_CORES
+
+    assert {c.group for c in quick if c.column} == set(QUICK_CORES)
+    assert {c.task_name for c in quick if c.column} == {
+        "copy", "associative-recall", "retrieval", "adding", "repeat-copy"}
+    assert {(c.task_name, c.model_name) for c in quick if not c.column} == {
+        ("babi", "memn2n"), ("babi", "lstm")}
+    matrix = SUITES["matrix"].build(None)
+    assert len(matrix) == 70 and {c.train.repeats for c in matrix} == {3}
+    assert {c.train.optimizer for c in matrix} == {"adam"}  # one protocol for every core
     fw = {(c.group, c.model.hidden_size): c.train.repeats
           for c in SUITES["fast-weights"].build(None)}
     assert {m for m, _ in fw} >= {"fast-weights", "lstm", "irnn", "alstm"}

@@ -113,7 +113,7 @@ def test_detach_state_and_errors():
     nested = detach_state(Pair(w * 1, (w * 2, None)))
     assert nested.a.grad_fn is None and nested.b[0].grad_fn is None and nested.b[1] is None
     with pytest.raises(TypeError):
-        detach_state("state")
+        detach_state(object())
     bi = build_stack("gru", D, H, bidirectional=True)
     with pytest.raises(ValueError, match="bidirectional"):
         bi.step(torch.zeros(B, D), bi.initial_state(B))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from mneme import registry
 from mneme.memory.memn2n import MemN2NConfig
+from mneme.models.recipes import recipe
 from mneme.tasks.babi import BabiConfig, BabiTask
 from mneme.train.run import RunConfig, train_run
 
@@ -18,7 +18,7 @@ def test_memn2n_solves_babi_task1(data_root: str, tmp_path: Path) -> None:
     task_cfg = BabiConfig(task_id=1, data_dir=data_root)
     # The paper's recipe, shortened: linear start 10 epochs, then 30 epochs halving every 15.
     model_cfg = dataclasses.replace(MemN2NConfig(), linear_start_epochs=10)
-    model_cfg, train = registry.recipe("babi", "memn2n", task_cfg, model_cfg)
+    model_cfg, train = recipe("babi", "memn2n", task_cfg, model_cfg)
     train = dataclasses.replace(
         train, epochs=40, lr_decay_every=15, seed=0, progress=False, tensorboard=False
     )

@@ -10,7 +10,6 @@ import torch
 from tests.babi_fake import write_fake_babi
 from torch.func import functional_call
 
-from mneme import registry
 from mneme.bench.report import babi_table
 from mneme.bench.suites import SUITES, recipe_cell
 from mneme.errors import UserError
@@ -25,6 +24,8 @@ from mneme.memory.memnn import (
     margin_ranking_loss,
     newer_sign,
 )
+from mneme.models.build import model_entry
+from mneme.models.recipes import recipe
 from mneme.tasks.babi import SUPPORT_ABSENT, SUPPORT_OUTSIDE, BabiConfig, BabiTask
 from mneme.tasks.base import Batch
 from mneme.train.run import RunConfig, train_run
@@ -413,9 +414,9 @@ def test_babi_loss_is_the_models_margin_loss_alone(tmp_path: Path) -> None:
 
 
 def test_registry_recipe_and_suite() -> None:
-    entry = registry.model_entry("memnn", "babi")
+    entry = model_entry("memnn", "babi")
     assert entry.config_class() is MemNNConfig
-    _, train = registry.recipe("babi", "memnn", BabiConfig(), MemNNConfig())
+    _, train = recipe("babi", "memnn", BabiConfig(), MemNNConfig())
     assert train.optimizer == "sgd" and train.loss_reduction == "sum"
     cells = [c for c in SUITES["babi-1k"].build(None) if c.group == "memnn"]
     assert sorted(c.task.task_id for c in cells) == list(range(1, 21))
@@ -436,7 +437,7 @@ def test_learns_a_babi_like_task_with_its_recipe(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     data = write_fake_babi(tmp_path / "data", stories=150)
     task_cfg = BabiConfig(task_id=1, data_dir=str(data))
-    model_cfg, train = registry.recipe("babi", "memnn", task_cfg, MemNNConfig())
+    model_cfg, train = recipe("babi", "memnn", task_cfg, MemNNConfig())
     train = dataclasses.replace(train, epochs=4, progress=False, tensorboard=False)
     config = RunConfig("babi", task_cfg, "memnn", model_cfg, train)
     summary = train_run(config, tmp_path / "run", progress=False)
@@ -454,7 +455,7 @@ def test_trained_model_runs_on_eval_batches(tmp_path: Path) -> None:
 def test_solves_real_babi_task1(data_root: str, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     task_cfg = BabiConfig(task_id=1, data_dir=data_root)
-    model_cfg, train = registry.recipe("babi", "memnn", task_cfg, MemNNConfig())
+    model_cfg, train = recipe("babi", "memnn", task_cfg, MemNNConfig())
     train = dataclasses.replace(train, epochs=6, progress=False, tensorboard=False)
     config = RunConfig("babi", task_cfg, "memnn", model_cfg, train)
     summary = train_run(config, tmp_path / "run", progress=False)

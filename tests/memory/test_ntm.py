@@ -9,17 +9,20 @@ import pytest
 import torch
 from torch import nn
 
+from mneme import registry
 from mneme.errors import UserError
 from mneme.memory.ntm import (
     MEMORY_CONSTANT,
     NTM,
     NTMConfig,
     NTMState,
-    build_ntm,
+    build_ntm_core,
     read_memory,
     read_write,
     write_memory,
 )
+from mneme.models.build import build_model
+from mneme.models.sequence import SequenceModel, compose, composed_config
 from mneme.train.reinforce import reinforce_loss
 
 f64 = torch.float64
@@ -29,6 +32,15 @@ def _core(d=3, dtype=f64, seed=0, **kw) -> NTM:
     torch.manual_seed(seed)
     base = dict(memory_size=6, word_size=4, controller_size=8)
     return NTM(d, NTMConfig(**{**base, **kw})).to(dtype)
+
+
+def _model(task, **kw) -> SequenceModel:
+    """``--model ntm`` on ``task``: the NTM core composed with the task (features -> NTM ->
+    linear per step, plus the REINFORCE baseline in hard mode)."""
+    config = composed_config(registry.core_entry("ntm"))(**kw)
+    model = build_model("ntm", config, task)
+    assert isinstance(model, SequenceModel)
+    return model
 
 
 def _parts(state: NTMState) -> tuple[torch.Tensor, ...]:
@@ -386,22 +398,62 @@ def test_reinforce_learns_a_bandit():
     assert p_best() > 0.9
 
 
-# -- the task-facing model -----------------------------------------------------------------------
+# -- the composed model: --model ntm on an algorithmic task ------------------------------------
+def test_ntm_is_a_registered_core():
+    entry = registry.core_entry("ntm")
+    assert entry.build is build_ntm_core and entry.config is NTMConfig
+    assert (entry.family, entry.size) == ("external", "controller_size")
+    core = build_ntm_core(NTMConfig(memory_size=8, word_size=5), 9)
+    assert isinstance(core, NTM) and core.output_size == 100 + 5 and not core.stochastic
+    assert build_ntm_core(NTMConfig(addressing="hard"), 9).stochastic
+    with pytest.raises(UserError, match=r"model\.memory_size"):
+        build_ntm_core(NTMConfig(memory_size=0), 9)
+    # the composed config is NTMConfig's fields plus the composition's two
+    cls = composed_config(entry)
+    names = {f.name for f in dataclasses.fields(cls)}
+    assert names == {f.name for f in dataclasses.fields(NTMConfig)} | {"embedding_dim",
+                                                                         "head_size"}
+    assert issubclass(cls, NTMConfig)
+
+
 def test_build_ntm_for_the_copy_task():
     from mneme.tasks.algorithmic import CopyConfig, CopyTask
 
     task = CopyTask(CopyConfig(valid_size=4, test_size=4))
     batch = task.sample(3, torch.Generator().manual_seed(0))
-    model = build_ntm(NTMConfig(memory_size=8, word_size=5), task.spec)
+    model = _model(task, memory_size=8, word_size=5)
+    # features go straight into the NTM (no embedding); one linear layer per step
+    assert model.embedding is None and model.core.input_size == task.info.input_size
+    assert isinstance(model.head, nn.Linear)
+    assert (model.head.in_features, model.head.out_features) == (100 + 5, task.info.output_size)
+    assert model.baseline is None
     out = model(batch.inputs, trace=True)
     assert out.logits.shape == batch.targets.shape
     assert out.trace.write_weightings.shape[:3] == (3, batch.inputs.shape[1], 1)
-    hard = build_ntm(NTMConfig(memory_size=8, word_size=5, addressing="hard"), task)
+    assert out.log_prob is None and out.baseline is None  # soft reads: no policy to learn
+    hard = _model(task, memory_size=8, word_size=5, addressing="hard")
     out = hard(batch.inputs)
     assert out.log_prob.shape == out.baseline.shape == (3,)
     loss = task.loss(out, batch)
     loss.backward()
     assert all(p.grad is not None for p in hard.parameters())
+
+
+def test_compose_and_build_model_make_the_same_ntm():
+    from mneme.tasks.algorithmic import CopyConfig, CopyTask
+
+    task = CopyTask(CopyConfig(valid_size=4, test_size=4))
+    config = composed_config(registry.core_entry("ntm"))(memory_size=8, word_size=5,
+                                                         addressing="hard")
+    torch.manual_seed(0)
+    built = build_model("ntm", config, task)
+    torch.manual_seed(0)
+    composed = compose(registry.core_entry("ntm"), config, task.info)
+    assert built.state_dict().keys() == composed.state_dict().keys()
+    for key, value in built.state_dict().items():
+        assert torch.equal(value, composed.state_dict()[key]), key
+    # the keys of the model before composition (AlignedModel): old run directories still load
+    assert {k.split(".")[0] for k in built.state_dict()} == {"core", "head", "baseline"}
 
 
 def test_learns_copy():
@@ -413,7 +465,7 @@ def test_learns_copy():
 
     torch.manual_seed(0)
     task = CopyTask(CopyConfig(min_length=1, max_length=4, valid_size=200, test_size=200))
-    model = build_ntm(NTMConfig(memory_size=16, word_size=8, controller_size=32), task.spec)
+    model = _model(task, memory_size=16, word_size=8, controller_size=32)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     generator = torch.Generator().manual_seed(0)
     for _ in range(300):
@@ -441,8 +493,7 @@ def test_plots_sequences_and_a_long_copy(tmp_path):
 
     task = CopyTask(CopyConfig(max_length=5, valid_size=2, test_size=2, test_lengths=(3, 12),
                                generalisation_size=2))
-    model = build_ntm(NTMConfig(memory_size=8, word_size=4, controller_size=8,
-                                addressing="hard"), task.spec)
+    model = _model(task, memory_size=8, word_size=4, controller_size=8, addressing="hard")
     paths = plot_algorithmic_run(task, model, tmp_path / "plots", examples=1, title="ntm")
     names = sorted(p.name for p in paths)
     assert names == ["generalisation-len12.png", "sequence-0.png"]

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from mneme.cli import main
+from mneme.config import TrainConfig
 from mneme.models.generate import GenerateOptions, encode_prompt, generate, generate_run
 from mneme.models.lm import LMConfig, NGramConfig
 from mneme.tasks.text import CharsConfig, PTBConfig
-from mneme.train.config import TrainConfig
 from mneme.train.run import RunConfig, load_run, train_run
 
 CORPUS = " the cat sat on the mat\n a dog ran home\n <unk> is here\n"
@@ -38,7 +38,7 @@ def ptb_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for split, repeats in (("train", 120), ("valid", 8), ("test", 8)):
         (folder / f"ptb.{split}.txt").write_text(CORPUS * repeats)
     task = PTBConfig(str(root / "data"), seq_len=8)
-    return _train(root, "ptb", task, "lstm", LMConfig(hidden_size=24, num_layers=1), 6)
+    return _train(root, "ptb", task, "rnn-lm", LMConfig(hidden_size=24, num_layers=1), 6)
 
 
 def test_generate_continues_the_learned_pattern(ptb_run: Path) -> None:

@@ -14,9 +14,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from mneme import registry
+from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.models import lm as lm_module
+from mneme.models.build import model_entry
 from mneme.models.lm import (
     LMConfig,
     LockedDropout,
@@ -27,8 +28,8 @@ from mneme.models.lm import (
     build_ngram,
     zaremba,
 )
+from mneme.models.recipes import recipe
 from mneme.tasks.text import LMSpec, PTBConfig, PTBTask
-from mneme.train.config import TrainConfig
 from mneme.train.loop import Trainer
 
 V = 13
@@ -273,13 +274,13 @@ def test_zaremba_recipes_and_registry() -> None:
     assert math.isclose(medium.train.lr_decay, 1 / 1.2)
     with pytest.raises(UserError):
         zaremba("huge")
-    entry = registry.model_entry("lstm", "ptb")
+    entry = model_entry("rnn-lm", "ptb")
     assert entry.config_class() is LMConfig
-    model_cfg, train = registry.recipe("ptb", "lstm", PTBConfig(), LMConfig())
+    model_cfg, train = recipe("ptb", "rnn-lm", PTBConfig(), LMConfig())
     assert model_cfg == LMConfig() and train == small.train
-    assert registry.model_entry("rnn-lm", "chars").config_class() is LMConfig
-    assert registry.model_entry("ngram", "ptb").config_class() is NGramConfig
-    chars_cfg, chars_train = registry.recipe("chars", "lstm", None, LMConfig())
+    assert model_entry("rnn-lm", "chars").config_class() is LMConfig
+    assert model_entry("ngram", "ptb").config_class() is NGramConfig
+    chars_cfg, chars_train = recipe("chars", "rnn-lm", None, LMConfig())
     assert chars_cfg.hidden_size == 512 and chars_train.optimizer == "adam"
     assert dataclasses.replace(chars_cfg, cell="gru").cell == "gru"
     assert lm_module.FUSED_CELLS.keys() == {"lstm", "gru", "rnn"}

@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from mneme import registry
 from mneme.decoding import beam_search, greedy
 from mneme.errors import UserError
+from mneme.models.build import model_entry
+from mneme.models.recipes import recipe
 from mneme.models.seq2seq import ATTENTIONS, Seq2Seq, Seq2SeqConfig, build_seq2seq
 from mneme.models.translate import evaluate_decoding
 from mneme.tasks.reversal import ReversalConfig, ReversalTask
@@ -214,18 +215,18 @@ def test_config_validation_registry_and_recipe():
         Seq2SeqConfig(teacher_forcing=1.5).validate()
     with pytest.raises(UserError, match=r"model\.dropout"):
         Seq2SeqConfig(dropout=1.0).validate()
-    entry = registry.model_entry("seq2seq", "reversal")
+    entry = model_entry("seq2seq", "reversal")
     assert entry.config_class() is Seq2SeqConfig
     with pytest.raises(UserError, match="built for"):
-        registry.model_entry("seq2seq", "babi")
+        model_entry("seq2seq", "babi")
     task = ReversalTask(ReversalConfig(valid_size=4, test_size=2))
     model = entry.build(Seq2SeqConfig(hidden_size=8, embedding_dim=4), task.spec)
     assert model.output.out_features == task.spec.target_size == 24
-    model_cfg, train = registry.recipe("translation", "seq2seq", None, Seq2SeqConfig())
+    model_cfg, train = recipe("translation", "seq2seq", None, Seq2SeqConfig())
     assert (train.optimizer, train.lr, train.batch_size, train.clip_norm) == ("adam", 1e-3, 64,
                                                                               5.0)
     assert model_cfg.dropout == 0.2
-    model_cfg, train = registry.recipe("reversal", "seq2seq", None,
+    model_cfg, train = recipe("reversal", "seq2seq", None,
                                        Seq2SeqConfig(attention="none"))
     assert model_cfg.attention == "none" and train.early_stop == 0.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -131,14 +132,15 @@ def test_validate_names_the_bad_field(field, value):
 
 def test_lstm_regressor_learns_short_adding_problem(tmp_path: Path):
     """T = 12: an LSTM gets far below the predict-1 baseline within a few hundred steps."""
-    from mneme import registry
-    from mneme.train.config import TrainConfig
+    from mneme.config import TrainConfig
+    from mneme.models.build import model_entry
+    from mneme.models.recipes import recipe
     from mneme.train.run import RunConfig, train_run
 
     task_cfg = AddingConfig(seq_len=12, valid_size=500, test_size=1000)
-    model_cls = registry.model_entry("lstm", "adding").config_class()
-    model_cfg, recipe = registry.recipe("adding", "lstm", task_cfg, model_cls(hidden_size=32))
-    assert model_cfg.cell == "lstm" and recipe.optimizer == "adam"
+    model_cls = model_entry("lstm", "adding").config_class()
+    model_cfg, recipe = recipe("adding", "lstm", task_cfg, model_cls(hidden_size=32))
+    assert model_cfg.hidden_size == 32 and recipe.optimizer == "adam"
     train = TrainConfig(seed=0, epochs=4, epoch_steps=150, batch_size=32, optimizer="adam",
                         lr=1e-2, lr_schedule="constant", clip_norm=1.0, eval_batch_size=1000,
                         progress=False, tensorboard=False)
@@ -147,4 +149,4 @@ def test_lstm_regressor_learns_short_adding_problem(tmp_path: Path):
     assert summary["test"]["mse"] < 0.1 * BASELINE_MSE, summary["test"]
     assert summary["test"]["error"] < 0.9
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["model"]["config"]["cell"] == "lstm"
+    assert saved["model"] == {"name": "lstm", "config": dataclasses.asdict(model_cfg)}

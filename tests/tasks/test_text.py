@@ -238,6 +238,6 @@ def test_chars_bits_per_character(tmp_path: Path) -> None:
 def test_task_protocol_dispatch(tmp_path: Path) -> None:
     task = small_ptb(tmp_path)
     # the trainer dispatches on these: a stream task must not look like a dataset/generated one
-    assert task.stateful and task.selection_metric == "nll"
+    assert task.info.kind == "stream" and task.selection_metric == "nll"
     for attr in ("num_train", "train_batch", "sample"):
         assert not hasattr(task, attr)

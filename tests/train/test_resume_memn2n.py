@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mneme import registry
 from mneme.memory.memn2n import MemN2NConfig
+from mneme.models.recipes import recipe
 from mneme.tasks.babi import BabiConfig, BabiTask
 from mneme.train.checkpoint import load_checkpoint
 from mneme.train.logging import read_metrics
@@ -28,7 +28,7 @@ from ..babi_fake import write_fake_babi
 def config(data: Path) -> RunConfig:
     task = BabiConfig(task_id=1, data_dir=str(data))
     model = dataclasses.replace(MemN2NConfig(), linear_start_epochs=2)
-    model, train = registry.recipe("babi", "memn2n", task, model)
+    model, train = recipe("babi", "memn2n", task, model)
     train = dataclasses.replace(
         train, epochs=5, lr_decay_every=2, progress=False, tensorboard=False
     )

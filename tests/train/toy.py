@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class ToyTask:
         g = torch.Generator().manual_seed(1234)
         self.centres = torch.randn(classes, features, generator=g) * 2
         self.spec = ToySpec(features, classes)
+        self.info = TaskInfo(kind="dataset", inputs="features", input_size=features,
+                             outputs="classes", output_size=classes, readout="none",
+                             metric="error", unit="%", percent=True,
+                             selection_metric="error")
         self.splits = {
             "train": self._make(n_train, g),
             "valid": self._make(64, g),
@@ -83,8 +87,6 @@ class ToyStreamTask:
     """A token stream (a noisy repeating pattern) walked in contiguous chunks, like PTB."""
 
     name = "toy-stream"
-    stateful = True
-    selection_metric = "nll"
 
     def __init__(self, seq_len: int = 5, vocab: int = 6, length: int = 2000) -> None:
         g = torch.Generator().manual_seed(99)
@@ -93,6 +95,9 @@ class ToyStreamTask:
         noise = torch.rand(length, generator=g) < 0.1
         stream = torch.where(noise, torch.randint(0, vocab, (length,), generator=g), stream)
         self.vocab, self.seq_len = vocab, seq_len
+        self.info = TaskInfo(kind="stream", inputs="tokens", input_size=vocab,
+                             outputs="classes", output_size=vocab, readout="every_step",
+                             metric="nll", unit="nats", selection_metric="nll")
         self.splits = {"train": stream, "valid": stream[:400], "test": stream[400:800]}
 
     def _rows(self, split: str, batch_size: int) -> torch.Tensor:

@@ -32,12 +32,12 @@ from mneme.associative.hopfield import recall as recall
 from mneme.associative.hopfield import storage_weights as storage_weights
 from mneme.associative.hopfield import storkey as storkey
 from mneme.associative.hopfield import storkey_prefixes as storkey_prefixes
+from mneme.associative.hopfield_core import HopfieldCore as HopfieldCore
+from mneme.associative.hopfield_core import HopfieldState as HopfieldState
+from mneme.associative.hopfield_core import HopfieldTrace as HopfieldTrace
 from mneme.associative.modern_hopfield import Hopfield as Hopfield
-from mneme.associative.modern_hopfield import HopfieldCore as HopfieldCore
 from mneme.associative.modern_hopfield import HopfieldLayer as HopfieldLayer
 from mneme.associative.modern_hopfield import HopfieldPooling as HopfieldPooling
-from mneme.associative.modern_hopfield import HopfieldState as HopfieldState
-from mneme.associative.modern_hopfield import HopfieldTrace as HopfieldTrace
 from mneme.associative.modern_hopfield import ModernRetrieval as ModernRetrieval
 from mneme.associative.modern_hopfield import dense_energy as dense_energy
 from mneme.associative.modern_hopfield import dense_recall as dense_recall

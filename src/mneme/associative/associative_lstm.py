@@ -22,9 +22,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from mneme.errors import UserError
+from mneme.registry import register_core
+from mneme.types import register_state
+
 __all__ = ["AssociativeLSTM", "AssociativeLSTMState", "bound", "complex_mul"]
 
 
+@register_state
 @dataclass(frozen=True)
 class AssociativeLSTMState:
     """h ``(B, H)`` and the cell copies ``(B, S, H)`` (real halves then imaginary halves)."""
@@ -68,6 +73,7 @@ class AssociativeLSTM(nn.Module):
         if copies < 1:
             raise ValueError(f"copies must be >= 1, got {copies}")
         self.hidden_size, self.copies = hidden_size, copies
+        self.output_size = hidden_size
         half = hidden_size // 2
         # gates f, i, o (H/2 each, shared by real and imaginary parts), then r_i, r_o, u (H each)
         self.input_weight = nn.Linear(input_size, 3 * half + 3 * hidden_size)
@@ -117,3 +123,33 @@ class AssociativeLSTM(nn.Module):
         """``x_t`` ``(B, D)`` -> ``(y_t (B, H), state)``."""
         y, new_state = self.forward(x_t.unsqueeze(1), state)
         return y[:, 0], new_state
+
+
+@dataclass(frozen=True)
+class AssociativeLSTMConfig:
+    """The associative LSTM as a core (Danihelka et al. 2016).
+
+    Attributes:
+        hidden_size: H, even (H/2 complex units).
+        copies: S redundant memory copies.
+    """
+
+    hidden_size: int = 100
+    copies: int = 4
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first bad field."""
+        if self.hidden_size < 2 or self.hidden_size % 2:
+            raise UserError(f"AssociativeLSTMConfig.hidden_size must be even and >= 2 "
+                            f"(got {self.hidden_size})")
+        if self.copies < 1:
+            raise UserError(f"AssociativeLSTMConfig.copies must be >= 1 (got {self.copies})")
+
+
+@register_core("alstm", config=AssociativeLSTMConfig, family="fast-weights",
+               summary="associative LSTM: holographic key-value memory in the cell",
+               source="Danihelka, Wayne, Uria, Kalchbrenner & Graves 2016, arXiv 1602.03032")
+def build_alstm_core(config: AssociativeLSTMConfig, input_size: int) -> AssociativeLSTM:
+    """An ``AssociativeLSTM`` reading D = ``input_size`` features."""
+    config.validate()
+    return AssociativeLSTM(input_size, config.hidden_size, copies=config.copies)

@@ -25,9 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from mneme.errors import UserError
+from mneme.registry import register_core
+from mneme.types import register_state
+
 __all__ = ["DeltaFastWeights", "DeltaState"]
 
 
+@register_state
 @dataclass(frozen=True)
 class DeltaState:
     """y(t-1) ``(B, H)`` and the fast weights W ``(B, H, H)`` (value x key)."""
@@ -55,7 +60,7 @@ class DeltaFastWeights(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = True) -> None:
         super().__init__()
-        self.hidden_size = hidden_size
+        self.hidden_size = self.output_size = hidden_size
         self.input_weight = nn.Linear(input_size, 3 * hidden_size + 1)
         self.recurrent_weight = nn.Linear(hidden_size, 3 * hidden_size + 1, bias=False)
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
@@ -96,3 +101,30 @@ class DeltaFastWeights(nn.Module):
         """``x_t`` ``(B, D)`` -> ``(y_t (B, H), state)``."""
         y, new_state = self.forward(x_t.unsqueeze(1), state)  # type: ignore[misc]
         return y[:, 0], new_state
+
+
+@dataclass(frozen=True)
+class DeltaRuleConfig:
+    """The delta-rule fast weight programmer as a core (Schlag, Irie & Schmidhuber 2021).
+
+    Attributes:
+        hidden_size: H.
+        layer_norm: normalise the output y (keeps the feedback well scaled).
+    """
+
+    hidden_size: int = 100
+    layer_norm: bool = True
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first bad field."""
+        if self.hidden_size < 1:
+            raise UserError(f"DeltaRuleConfig.hidden_size must be >= 1 (got {self.hidden_size})")
+
+
+@register_core("delta-rule", config=DeltaRuleConfig, family="fast-weights",
+               summary="recurrent delta-rule fast weight programmer",
+               source="Schlag, Irie & Schmidhuber 2021, arXiv 2102.11174; Irie et al. 2021")
+def build_delta_rule_core(config: DeltaRuleConfig, input_size: int) -> DeltaFastWeights:
+    """A ``DeltaFastWeights`` core reading D = ``input_size`` features."""
+    config.validate()
+    return DeltaFastWeights(input_size, config.hidden_size, layer_norm=config.layer_norm)

@@ -33,6 +33,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from mneme.errors import UserError
+from mneme.registry import register_core
+from mneme.types import register_state
+
 __all__ = [
     "FastWeightRNN",
     "FastWeightState",
@@ -44,6 +48,7 @@ __all__ = [
 Retrieval = Literal["auto", "matrix", "attention"]
 
 
+@register_state
 @dataclass(frozen=True)
 class FastWeightState:
     """The state carried between calls.
@@ -141,6 +146,7 @@ class FastWeightRNN(nn.Module):
         if retrieval not in ("auto", "matrix", "attention"):
             raise ValueError(f"retrieval must be auto, matrix or attention, got {retrieval!r}")
         self.input_size, self.hidden_size = input_size, hidden_size
+        self.output_size = hidden_size
         self.decay, self.fast_lr, self.inner_steps = decay, fast_lr, inner_steps
         self.retrieval: Retrieval = retrieval
         self.input_weight = nn.Linear(input_size, hidden_size)  # C and the bias
@@ -231,3 +237,49 @@ class FastWeightRNN(nn.Module):
         """One time step: ``x_t`` ``(B, D)`` -> ``(y_t (B, H), state)``."""
         y, new_state = self.forward(x_t.unsqueeze(1), state)  # type: ignore[misc]
         return y[:, 0], new_state
+
+
+@dataclass(frozen=True)
+class FastWeightsConfig:
+    """The fast-weight RNN as a core (Ba et al. 2016, section 3).
+
+    Attributes:
+        hidden_size: H (the paper's Table 1: R = 20, 50, 100).
+        decay: lambda, the fast weights' decay per step (the paper: 0.95).
+        fast_lr: eta, the fast weights' learning rate (the paper: 0.5).
+        inner_steps: S, inner-loop iterations per step (the paper: 1).
+        layer_norm: layer-normalise the inner loop.
+        retrieval: how A(t) h is computed: matrix, attention or auto (equal results).
+        recurrent_init: W starts as this times the identity.
+    """
+
+    hidden_size: int = 100
+    decay: float = 0.95
+    fast_lr: float = 0.5
+    inner_steps: int = 1
+    layer_norm: bool = True
+    retrieval: Retrieval = "auto"
+    recurrent_init: float = 0.05
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first bad field."""
+        if self.hidden_size < 1:
+            raise UserError(f"FastWeightsConfig.hidden_size must be >= 1 (got {self.hidden_size})")
+        if not 0.0 <= self.decay <= 1.0:
+            raise UserError(f"FastWeightsConfig.decay must be in [0, 1] (got {self.decay})")
+        if self.fast_lr < 0:
+            raise UserError(f"FastWeightsConfig.fast_lr must be >= 0 (got {self.fast_lr})")
+        if self.inner_steps < 1:
+            raise UserError(f"FastWeightsConfig.inner_steps must be >= 1 (got {self.inner_steps})")
+
+
+@register_core("fast-weights", config=FastWeightsConfig, family="fast-weights",
+               summary="layer-normalised fast-weight RNN",
+               source="Ba, Hinton, Mnih, Leibo & Ionescu 2016, arXiv 1610.06258, section 3")
+def build_fast_weights_core(config: FastWeightsConfig, input_size: int) -> FastWeightRNN:
+    """A ``FastWeightRNN`` reading D = ``input_size`` features."""
+    config.validate()
+    return FastWeightRNN(input_size, config.hidden_size, decay=config.decay,
+                         fast_lr=config.fast_lr, inner_steps=config.inner_steps,
+                         layer_norm=config.layer_norm, retrieval=config.retrieval,
+                         recurrent_init=config.recurrent_init)

@@ -38,11 +38,8 @@ from mneme.associative.hopfield import RecallResult, _check_pm1
 
 __all__ = [
     "Hopfield",
-    "HopfieldCore",
     "HopfieldLayer",
     "HopfieldPooling",
-    "HopfieldState",
-    "HopfieldTrace",
     "ModernRetrieval",
     "dense_energy",
     "dense_recall",
@@ -451,90 +448,3 @@ class HopfieldLayer(nn.Module):
         stored = self.memories.expand(b, *self.memories.shape)
         values = self.values.expand(b, *self.values.shape)
         return self.hopfield(stored, state, values, return_association=return_association)
-
-
-# -- the sequence core ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HopfieldState:
-    """Patterns written so far: keys (B, N, D_k) and values (B, N, D_v), oldest first."""
-
-    keys: Tensor
-    values: Tensor
-
-
-@dataclass(frozen=True)
-class HopfieldTrace:
-    """association: (B, T, N) weights of each step over all N slots (later slots get 0)."""
-
-    association: Tensor
-
-
-class HopfieldCore(nn.Module):
-    """A sequence core with a growing modern Hopfield memory: at step t it writes the pattern
-    pair (k_t = W_K x_t, v_t = W_V x_t), then retrieves with q_t = W_Q x_t over every pair
-    written so far, itself included (causal), y_t = W_O V^T softmax(beta K q_t), after
-    ``update_steps - 1`` Hopfield updates q <- K^T softmax(beta K q).
-
-    Args:
-        input_size: D. hidden_size: H, the output features. key_size: D_k (default H).
-        value_size: D_v (default H). beta: None for 1/sqrt(D_k). update_steps: >= 1.
-    """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        key_size: int | None = None,
-        value_size: int | None = None,
-        *,
-        beta: float | None = None,
-        update_steps: int = 1,
-    ) -> None:
-        super().__init__()
-        if update_steps < 1:
-            raise ValueError(f"update_steps must be >= 1, got {update_steps}")
-        self.key_size, self.value_size = key_size or hidden_size, value_size or hidden_size
-        self.beta = 1 / math.sqrt(self.key_size) if beta is None else beta
-        self.update_steps = update_steps
-        self.w_q = nn.Linear(input_size, self.key_size)
-        self.w_k = nn.Linear(input_size, self.key_size)
-        self.w_v = nn.Linear(input_size, self.value_size)
-        self.w_o = nn.Linear(self.value_size, hidden_size)
-
-    def initial_state(
-        self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
-    ) -> HopfieldState:
-        """An empty memory: keys (B, 0, D_k), values (B, 0, D_v)."""
-        dtype = dtype or self.w_q.weight.dtype
-        return HopfieldState(
-            torch.zeros(batch_size, 0, self.key_size, device=device, dtype=dtype),
-            torch.zeros(batch_size, 0, self.value_size, device=device, dtype=dtype),
-        )
-
-    def forward(
-        self, x: Tensor, state: HopfieldState | None = None, *, trace: bool = False
-    ) -> tuple[Tensor, HopfieldState] | tuple[Tensor, HopfieldState, HopfieldTrace]:
-        """x (B, T, D) -> (y (B, T, H), state with T more slots[, HopfieldTrace])."""
-        if x.dim() != 3:
-            raise ValueError(f"x must be (B, T, D), got {tuple(x.shape)}")
-        b, t, _ = x.shape
-        state = self.initial_state(b, x.device, x.dtype) if state is None else state
-        past = state.keys.shape[1]
-        keys = torch.cat([state.keys, self.w_k(x)], dim=1)  # (B, N, D_k), N = past + T
-        values = torch.cat([state.values, self.w_v(x)], dim=1)
-        slot = torch.arange(past + t, device=x.device)
-        allowed = slot.unsqueeze(0) <= past + torch.arange(t, device=x.device).unsqueeze(1)
-        q = self.w_q(x)
-        for _ in range(self.update_steps - 1):
-            q = Hopfield._associate(q, keys, self.beta, allowed) @ keys
-        assoc = Hopfield._associate(q, keys, self.beta, allowed)
-        y = self.w_o(assoc @ values)
-        new_state = HopfieldState(keys, values)
-        if trace:
-            return y, new_state, HopfieldTrace(assoc.detach())
-        return y, new_state
-
-    def step(self, x_t: Tensor, state: HopfieldState) -> tuple[Tensor, HopfieldState]:
-        """x_t (B, D) -> (y_t (B, H), state with one more slot)."""
-        y, state = self.forward(x_t.unsqueeze(1), state)
-        return y.squeeze(1), state

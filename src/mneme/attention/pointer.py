@@ -39,7 +39,8 @@ from torch import Tensor, nn
 from mneme.attention.attention import keep_mask
 from mneme.attention.scoring import AdditiveScore
 from mneme.errors import UserError
-from mneme.tasks.base import ModelOutput
+from mneme.registry import register_model
+from mneme.types import ModelOutput
 
 __all__ = ["PointerConfig", "PointerDecode", "PointerNetwork", "PointerState",
            "build_pointer_network"]
@@ -352,6 +353,9 @@ def _log_softmax(scores: Tensor, keep: Tensor) -> Tensor:
     return torch.log_softmax(filled, dim=-1)
 
 
+@register_model("ptr-net", config=PointerConfig, tasks=("pointer",),
+                summary="pointer network: LSTM encoder-decoder whose attention points to inputs",
+                source="Vinyals, Fortunato & Jaitly 2015, arXiv 1506.03134")
 def build_pointer_network(config: PointerConfig, spec: Any) -> PointerNetwork:
     """The registry factory: a ``PointerNetwork`` for a pointer task's ``PointerSpec``."""
     config.validate()

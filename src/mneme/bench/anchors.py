@@ -298,3 +298,44 @@ SEQ2SEQ_CLAIMS: tuple[Claim, ...] = (
 """Sequence-to-sequence claims (``mneme bench --suite seq2seq``). The papers' BLEU come from
 WMT'14 English-French with 30k-word vocabularies; ours from Tatoeba's short sentences, so only
 the qualitative findings are compared."""
+
+
+@dataclass(frozen=True)
+class MatrixAnchor:
+    """A published result for a (matrix column, core) pair, with the budget it took.
+
+    Attributes:
+        value: in the column's unit (% for retrieval), or None for a qualitative result.
+        text: how to print it (``1.81%``, ``~0 bits``).
+        source: paper and table or figure.
+        budget: the paper's training budget, which is far above the matrix's.
+    """
+
+    value: float | None
+    text: str
+    source: str
+    budget: str
+
+
+def _matrix_anchors() -> dict[tuple[str, str], MatrixAnchor]:
+    anchors: dict[tuple[str, str], MatrixAnchor] = {}
+    for core, by_r in FAST_WEIGHTS.items():
+        for r in (20, 50):
+            anchors[(f"retrieval-r{r}", core)] = MatrixAnchor(
+                by_r[r] / 100, f"{by_r[r]:.2f}%", f"{_FW}, R = {r}",
+                "Adam, batch 128, 100k training sequences, to convergence")
+    ntm = "ntm-lstm"
+    for task in ("copy", "repeat-copy", "associative-recall", "priority-sort"):
+        for group, core in ((ntm, "ntm"), ("lstm", "lstm")):
+            found = ALGORITHMIC[task][group]
+            anchors[(task, core)] = MatrixAnchor(
+                None, found.summary.split(";")[0].split(" (")[0], found.source,
+                f"{found.sequences:,} sequences" if found.sequences else "up to 1M sequences")
+    return anchors
+
+
+MATRIX: dict[tuple[str, str], MatrixAnchor] = _matrix_anchors()
+"""Published results by (matrix column, core): Ba et al.'s Table 1 for associative retrieval,
+the NTM paper's qualitative findings for its four tasks (LSTM controller; the paper's LSTM had
+3 layers of 128-512 units, ours one layer of 64). Every other pair of the matrix has no published
+run that we know of."""

@@ -101,14 +101,23 @@ def write_reports(
 ) -> str:
     """Write ``OUT/results.md`` and ``OUT/plots/*.png``; return the tables for the terminal.
 
-    bAbI cells and associative retrieval cells get their own sections (the quick suite has both).
+    Matrix cells (``cell.column`` set) make the matrix section; the others go to their family's
+    section (bAbI, retrieval, pointer, algorithmic, language models, seq2seq).
     """
+    from mneme.bench.report_matrix import matrix_section
+
+    train_seconds = sum(float(s["seconds"]) for _, s in finished)
+    matrix = [(c, s) for c, s in finished if c.column is not None]
+    finished = [(c, s) for c, s in finished if c.column is None]
     babi = [(c, s) for c, s in finished if c.task_name == "babi"]
     retrieval = [(c, s) for c, s in finished if c.task_name == "retrieval"]
-    train_seconds = sum(float(s["seconds"]) for _, s in finished)
     notes = [f"# mneme bench --suite {suite.name}", "", suite.description + ".", ""]
     tables = []
-    if babi or suite.report.startswith("babi"):
+    if matrix:
+        text, table = matrix_section(matrix, out)
+        notes += [text, ""]
+        tables.append(table)
+    if babi or (suite.report.startswith("babi") and not matrix):
         size = "10k" if suite.report == "babi-10k" else "1k"
         table, errors = babi_table(babi, size)
         notes += [
@@ -160,8 +169,8 @@ def write_reports(
         notes += [text, ""]
         tables.append(table)
     notes += [
-        f"{len(finished)} cells; training time {train_seconds:.0f} s summed over cells, "
-        f"{seconds:.0f} s wall clock for this invocation.",
+        f"{len(finished) + len(matrix)} cells; training time {train_seconds:.0f} s summed over "
+        f"cells, {seconds:.0f} s wall clock for this invocation.",
         "",
     ]
     atomic_write_text(out / "results.md", "\n".join(notes))

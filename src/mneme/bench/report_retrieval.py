@@ -23,7 +23,7 @@ TITLES = {
     "alstm": "A-LSTM",
     "lstm-tuned": "LSTM, lr 3e-3",
     "irnn-tuned": "IRNN, lr 3e-3",
-    "delta-fw": "Delta-rule FWP",
+    "delta-rule": "Delta-rule FWP",
 }
 REACHED_BELOW = 5.0
 """% validation error: a seed has 'learned' the task from the first evaluation at or below it."""

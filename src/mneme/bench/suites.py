@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mneme import registry
+from mneme.config import TrainConfig
 from mneme.errors import UserError
-from mneme.train.config import TrainConfig
+from mneme.models.build import model_entry
+from mneme.models.recipes import recipe
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Cell:
         key: unique name, also the cell's directory under ``OUT/cells/``.
         group: the report column it belongs to (``memn2n``, ``memn2n-joint``, ``lstm``).
         task_name, task, model_name, model, train: what ``mneme train`` would be given.
+        column: matrix cells only: the task column (``mneme.bench.matrix``).
     """
 
     key: str
@@ -33,6 +35,8 @@ class Cell:
     model_name: str
     model: Any
     train: TrainConfig
+    column: str | None = None
+    """Matrix cells: the column (task setting) key; the row is ``group``, the core."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,12 @@ def recipe_cell(
     model_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
 ) -> Cell:
-    """A cell that trains with the published recipe for (task, model), then the overrides."""
-    model_cls = registry.model_entry(model_name, task_name).config_class()
+    """A cell that trains with the published recipe for (task, model), then the overrides
+    (applied before the recipe, which may read them, and again after, so that they win)."""
+    model_cls = model_entry(model_name, task_name).config
     model = dataclasses.replace(model_cls(), **(model_overrides or {}))
-    model, train = registry.recipe(task_name, model_name, task, model)
+    model, train = recipe(task_name, model_name, task, model)
+    model = dataclasses.replace(model, **(model_overrides or {}))
     train = dataclasses.replace(train, progress=False, **(train_overrides or {}))
     return Cell(key, group, task_name, task, model_name, model, train)
 
@@ -161,7 +167,7 @@ FAST_WEIGHTS_PLAN: tuple[tuple[str, int, int, float | None], ...] = (
     ("lstm", 20, 2, 3e-3), ("irnn", 20, 2, 3e-3),
 )
 FAST_WEIGHTS_EXTRA: tuple[tuple[str, int, int, float | None], ...] = (
-    ("delta-fw", 20, 1, None), ("alstm", 50, 1, None),
+    ("delta-rule", 20, 1, None), ("alstm", 50, 1, None),
 )
 FAST_WEIGHTS_EPOCHS = 51
 """781 steps an epoch at batch 128: about 40k steps."""
@@ -215,19 +221,9 @@ ALGORITHMIC_GROUPS: dict[str, tuple[str, dict[str, Any]]] = {
     "lstm": ("lstm", {}),
 }
 """Report group -> (registered model, model overrides)."""
-NTM_PAPER_SIZES: dict[tuple[str, str], dict[str, Any]] = {
-    ("associative-recall", "ntm-ff"): {"read_heads": 4, "write_heads": 4,
-                                       "controller_size": 256},
-    ("priority-sort", "ntm-ff"): {"read_heads": 8, "write_heads": 8, "controller_size": 512},
-    ("priority-sort", "ntm-lstm"): {"read_heads": 5, "write_heads": 5, "controller_layers": 2},
-}
-"""Where the paper's NTM differs from ``NTMConfig``'s defaults (one head, 100 controller units,
-a 128 x 20 memory): Graves et al. 2014, Table 1 (feedforward) and Table 2 (LSTM controller)."""
-
-
 def _has_model(model_name: str, task_name: str) -> bool:
     try:
-        registry.model_entry(model_name, task_name)
+        model_entry(model_name, task_name)
     except UserError:
         return False
     return True
@@ -235,11 +231,10 @@ def _has_model(model_name: str, task_name: str) -> bool:
 
 def _algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
     """NTM (LSTM and feedforward controllers) and LSTM cells on the NTM paper's tasks (Graves et
-    al. 2014, section 4) with ``registry.recipe``'s training (RMSProp, momentum 0.9, elementwise
-    clipping at 10, batch 16, ten times the paper's learning rates) and the paper's network
-    sizes (``NTM_PAPER_SIZES``; Table 3 for the LSTM), except the repeat-copy LSTM: 3 x 256 units
-    instead of 3 x 512 (a step costs 4x less on a CPU). NTM cells are left out while no ``ntm``
-    model is registered."""
+    al. 2014, section 4) with the recipe's training (RMSProp, momentum 0.9, elementwise clipping
+    at 10, batch 16, ten times the paper's learning rates) and the paper's network sizes
+    (``mneme.models.recipes.NTM_PAPER_SIZES``; Table 3 for the LSTM), except the repeat-copy
+    LSTM: 3 x 256 units instead of 3 x 512 (a step costs 4x less on a CPU)."""
     from mneme.tasks.algorithmic import (
         AssociativeRecallConfig,
         CopyConfig,
@@ -255,28 +250,12 @@ def _algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
         model_name, overrides = ALGORITHMIC_GROUPS[group]
         if not _has_model(model_name, task_name):
             continue
-        overrides = {**overrides, **NTM_PAPER_SIZES.get((task_name, group), {})}
         if (task_name, group) == ("repeat-copy", "lstm"):
             overrides = {"hidden_size": 256}
         cells.append(recipe_cell(f"{group}-{task_name}", group, task_name, configs[task_name],
                                  model_name, model_overrides=overrides,
                                  train_overrides={"repeats": seeds, "epochs": epochs}))
     return cells
-
-
-def _algorithmic_quick_cells() -> list[Cell]:
-    """One short NTM (LSTM controller) copy cell: lengths 1-5, tested up to 20, at most 3000
-    steps of 16 sequences, stopping at 0.01 validation bits: with the recipe (lr 1e-3) it stopped
-    after 800 steps, 151 s on a loaded core."""
-    from mneme.tasks.algorithmic import CopyConfig
-
-    if not _has_model("ntm", "copy"):
-        return []
-    task = CopyConfig(min_length=1, max_length=5, test_lengths=(5, 10, 20), valid_size=200,
-                      test_size=200, generalisation_size=50)
-    train = {"epochs": 30, "epoch_steps": 100}
-    return [recipe_cell("ntm-lstm-copy-quick", "ntm-lstm", "copy", task, "ntm",
-                        model_overrides={"controller": "lstm"}, train_overrides=train)]
 
 
 def _lm_cells(data_dir: str | None, *, medium: bool = False) -> list[Cell]:
@@ -286,15 +265,17 @@ def _lm_cells(data_dir: str | None, *, medium: bool = False) -> list[Cell]:
     from mneme.tasks.text import CharsConfig, PTBConfig
 
     if medium:
-        recipe = zaremba("medium")
-        task = PTBConfig(data_dir=data_dir, seq_len=recipe.seq_len)
-        train = dataclasses.replace(recipe.train, progress=False)
-        return [Cell("ptb-lstm-medium", "lstm-medium", "ptb", task, "lstm", recipe.model, train)]
+        medium = zaremba("medium")
+        task = PTBConfig(data_dir=data_dir, seq_len=medium.seq_len)
+        train = dataclasses.replace(medium.train, progress=False)
+        return [Cell("ptb-lstm-medium", "lstm-medium", "ptb", task, "rnn-lm", medium.model,
+                     train)]
     ptb = PTBConfig(data_dir=data_dir)
     return [
-        recipe_cell("ptb-lstm-small", "lstm-small", "ptb", ptb, "lstm"),
+        recipe_cell("ptb-lstm-small", "lstm-small", "ptb", ptb, "rnn-lm"),
         recipe_cell("ptb-ngram", "ngram", "ptb", ptb, "ngram"),
-        recipe_cell("chars-lstm", "chars-lstm", "chars", CharsConfig(data_dir=data_dir), "lstm"),
+        recipe_cell("chars-lstm", "chars-lstm", "chars", CharsConfig(data_dir=data_dir),
+                    "rnn-lm"),
     ]
 
 
@@ -317,24 +298,19 @@ def _seq2seq_cells(data_dir: str | None) -> list[Cell]:
     return cells
 
 
-QUICK_TASKS = (1, 2, 4, 6, 15)
+QUICK_TASKS = (1, 4, 15)
 
 SUITES: dict[str, Suite] = {
     "quick": Suite(
         "quick",
-        f"MemN2N (PE LS RN, paper recipe, best of 3) and LSTM (20 epochs) on bAbI 1k tasks "
+        "The headline: seven memories (tanh RNN, LSTM, NTM, fast weights, delta rule, modern "
+        "Hopfield, self-attention) on copy, associative recall, associative retrieval, adding "
+        "and repeat copy at a budget of 300-500 steps a cell (one seed, the matrix protocol), "
+        f"and MemN2N (paper recipe, best of 2) vs the LSTM core (20 epochs) on bAbI 1k tasks "
         f"{', '.join(map(str, QUICK_TASKS))}",
-        lambda data_dir: _babi_cells(
-            data_dir,
-            "1k",
-            QUICK_TASKS,
-            memn2n_repeats=3,
-            joint_repeats=0,
-            lstm_repeats=1,
-            lstm_epochs=20,
-        )
-        + _retrieval_cells([("fast-weights", 20, 1, None)], epochs=10)
-        + _algorithmic_quick_cells(),
+        lambda data_dir: _quick_matrix()
+        + _babi_cells(data_dir, "1k", QUICK_TASKS, memn2n_repeats=2, joint_repeats=0,
+                      lstm_repeats=1, lstm_epochs=20),
         report="babi-1k",
     ),
     "babi-1k": Suite(
@@ -435,6 +411,29 @@ SUITES: dict[str, Suite] = {
         report="seq2seq",
     ),
 }
+
+
+def _quick_matrix() -> list[Cell]:
+    from mneme.bench.matrix import quick_cells
+
+    return quick_cells()
+
+
+def _matrix(data_dir: str | None) -> list[Cell]:
+    from mneme.bench.matrix import matrix_cells
+
+    return matrix_cells()
+
+
+SUITES["matrix"] = Suite(
+    "matrix",
+    "The memory matrix: every registered sequence core on copy, repeat copy, associative "
+    "recall, priority sort, associative retrieval (R = 20, 50) and adding (T = 100), one "
+    "protocol (Adam 1e-3, clip 1, width 64), 3 seeds, 1,000 steps a cell (adding 300); about "
+    "two hours on 2 cores",
+    _matrix,
+    report="matrix",
+)
 
 
 def get_suite(name: str) -> Suite:

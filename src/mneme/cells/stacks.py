@@ -31,7 +31,6 @@ Legend: B batch, T time, D input features, H hidden units, L layers, dirs 1 or 2
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mneme.cells.dropout import variational_mask
+from mneme.types import detach_state, register_state
 
 __all__ = [
     "CELLS",
@@ -69,6 +69,7 @@ CELLS: dict[str, str] = {
 """The cell names ``build_stack`` knows, with what each is."""
 
 
+@register_state
 @dataclass(frozen=True)
 class RNNState:
     """The state of an RNN or GRU stack: h ``(L * dirs, B, H)``."""
@@ -76,6 +77,7 @@ class RNNState:
     hidden: Tensor
 
 
+@register_state
 @dataclass(frozen=True)
 class LSTMState:
     """The state of an LSTM stack: h and c, each ``(L * dirs, B, H)``."""
@@ -87,25 +89,6 @@ class LSTMState:
 State = RNNState | LSTMState
 ScanResult = tuple[Tensor, Tensor, Tensor | None, dict[str, Tensor] | None]
 """``(y (B, T, H), h_T (B, H), c_T (B, H) or None, trace fields each (B, T, H) or None)``."""
-
-
-def detach_state(state: Any) -> Any:
-    """``state`` with every tensor detached from the graph (truncated BPTT).
-
-    Accepts a tensor, None, a (frozen) dataclass, a NamedTuple, or a tuple / list of them, nested.
-    """
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return state.detach()
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        return dataclasses.replace(state, **{f.name: detach_state(getattr(state, f.name))
-                                             for f in dataclasses.fields(state) if f.init})
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(detach_state(s) for s in state))
-    if isinstance(state, tuple | list):
-        return type(state)(detach_state(s) for s in state)
-    raise TypeError(f"cannot detach a state of type {type(state).__name__}")
 
 
 class RecurrentStack(nn.Module):

@@ -34,7 +34,8 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from mneme.errors import UserError
-from mneme.tasks.base import ModelOutput
+from mneme.registry import register_model
+from mneme.types import ModelOutput
 
 __all__ = [
     "MemN2N",
@@ -637,6 +638,9 @@ def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput
     return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u, null_weights))
 
 
+@register_model("memn2n", config=MemN2NConfig, tasks=("babi",),
+                summary="End-To-End Memory Network: soft attention over story sentences, K hops",
+                source="Sukhbaatar, Szlam, Weston & Fergus 2015, arXiv 1503.08895")
 def build_memn2n(config: MemN2NConfig, spec: QASizes) -> MemN2N:
     """A ``MemN2N`` sized by the task: ``spec.vocab_size`` V and ``spec.memory_size`` N."""
     config.validate()

@@ -56,7 +56,8 @@ from torch import Tensor, nn
 
 from mneme.errors import UserError
 from mneme.memory.memn2n import QASizes
-from mneme.tasks.base import ModelOutput
+from mneme.registry import register_model
+from mneme.types import ModelOutput
 
 __all__ = [
     "ABSENT",
@@ -398,6 +399,9 @@ class MemNN(nn.Module):
         return ModelOutput(logits=logits, trace=out_trace, aux_loss=aux)
 
 
+@register_model("memnn", config=MemNNConfig, tasks=("babi",),
+                summary="Memory Network, hard lookups strongly supervised by supporting facts",
+                source="Weston, Chopra & Bordes 2014, arXiv 1410.3916")
 def build_memnn(config: MemNNConfig, spec: QASizes) -> MemNN:
     """A ``MemNN`` sized by the task: ``spec.vocab_size`` V and ``spec.memory_size`` N."""
     config.validate()

@@ -54,13 +54,15 @@ from torch.autograd.function import once_differentiable
 
 from mneme.errors import UserError
 from mneme.memory.addressing import address
+from mneme.registry import register_core
+from mneme.types import register_state
 
 __all__ = [
     "NTM",
     "NTMConfig",
     "NTMState",
     "NTMTrace",
-    "build_ntm",
+    "build_ntm_core",
     "read_memory",
     "read_write",
     "write_memory",
@@ -133,6 +135,7 @@ class NTMConfig:
             raise UserError(f"model.clip_controller must be > 0 or None (got {clip})")
 
 
+@register_state
 @dataclass(frozen=True)
 class NTMState:
     """The NTM's state between steps.
@@ -529,16 +532,12 @@ class NTM(nn.Module):
         return y[:, 0], new_state
 
 
-def build_ntm(config: NTMConfig, task: Any) -> nn.Module:
-    """An ``AlignedModel`` around an ``NTM`` sized by the task's ``input_size``/``output_size``.
-
-    ``task`` is the task or its ``spec`` (anything with those two attributes). In hard mode the
-    model also learns the REINFORCE baseline.
-    """
-    from mneme.models.aligned import AlignedModel
-
+@register_core("ntm", config=NTMConfig, family="external", size="controller_size",
+               summary="Neural Turing Machine, soft or stochastic hard reads",
+               source="Graves, Wayne & Danihelka 2014, arXiv 1410.5401, section 3; Zaremba & "
+                      "Sutskever 2015")
+def build_ntm_core(config: NTMConfig, input_size: int) -> NTM:
+    """An ``NTM`` core reading D = ``input_size`` features; a composed model adds the linear
+    output layer (and, in hard mode, the REINFORCE baseline: ``NTM.stochastic``)."""
     config.validate()
-    sizes = task if hasattr(task, "input_size") else task.spec
-    core = NTM(int(sizes.input_size), config)
-    return AlignedModel(core, core.output_size, int(sizes.output_size),
-                        baseline=config.addressing == "hard")
+    return NTM(input_size, config)

@@ -35,10 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mneme.config import TrainConfig
 from mneme.decoding.state import reorder_state as _reorder
 from mneme.errors import UserError
-from mneme.tasks.base import ModelOutput
-from mneme.train.config import TrainConfig
+from mneme.registry import register_model
+from mneme.types import ModelOutput
 
 __all__ = [
     "FUSED_CELLS",
@@ -360,11 +361,17 @@ class NGramLM(nn.Module):
         return _reorder(state, index, batch_dim=0)
 
 
+@register_model("rnn-lm", config=LMConfig, tasks=("lm",),
+                summary="recurrent LM, --model.cell lstm|gru|rnn|... (dropout, tied weights)",
+                source="Zaremba, Sutskever & Vinyals 2014, arXiv 1409.2329")
 def build_lm(config: LMConfig, spec: Any) -> RNNLanguageModel:
     """An ``RNNLanguageModel`` sized by the task's ``spec.vocab_size``."""
     return RNNLanguageModel(config, int(spec.vocab_size))
 
 
+@register_model("ngram", config=NGramConfig, tasks=("lm",),
+                summary="neural n-gram language model, an MLP over n-1 word embeddings",
+                source="Bengio, Ducharme, Vincent & Jauvin 2003")
 def build_ngram(config: NGramConfig, spec: Any) -> NGramLM:
     """An ``NGramLM`` sized by ``spec.vocab_size``, padding the stream start with
     ``spec.boundary_id``."""

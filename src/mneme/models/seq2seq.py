@@ -54,9 +54,10 @@ from torch import Tensor, nn
 
 from mneme.attention.attention import Attention
 from mneme.attention.scoring import AdditiveScore, build_score
+from mneme.config import TrainConfig
 from mneme.errors import UserError
-from mneme.tasks.base import ModelOutput
-from mneme.train.config import TrainConfig
+from mneme.registry import register_model
+from mneme.types import ModelOutput
 
 __all__ = [
     "ATTENTIONS",
@@ -433,6 +434,9 @@ class Seq2Seq(nn.Module):
         return [weights[i, : max(1, len(r)), : int(lengths[i])].cpu() for i, r in enumerate(rows)]
 
 
+@register_model("seq2seq", config=Seq2SeqConfig, tasks=("seq2seq",),
+                summary="GRU encoder-decoder, --model.attention additive|dot|...|none",
+                source="Bahdanau et al. 2015; Luong et al. 2015; none: Cho et al. 2014")
 def build_seq2seq(config: Seq2SeqConfig, spec: Any) -> Seq2Seq:
     """The registry factory: a ``Seq2Seq`` for a task's spec (``source_size``, ``target_size``,
     ``pad_id``, ``bos_id``, ``eos_id``; ``TranslationSpec`` for translation and reversal)."""

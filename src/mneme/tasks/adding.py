@@ -41,7 +41,8 @@ import torch
 import torch.nn.functional as F
 
 from mneme.errors import UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = ["BASELINE_MSE", "AddingConfig", "AddingSpec", "AddingTask", "adding_batch"]
 
@@ -137,6 +138,9 @@ def adding_batch(batch_size: int, seq_len: int, generator: torch.Generator,
     return Batch(torch.stack([values, marks], dim=-1), targets, None, {"markers": markers})
 
 
+@register_task("adding", config=AddingConfig, family="adding",
+               summary="sum the two marked numbers of a length-T sequence",
+               source="Hochreiter & Schmidhuber 1997; Le et al. 2015, section 4.1")
 class AddingTask:
     """The adding problem as a ``GeneratedTask``: fresh training sequences every step, fixed
     validation and test sets (and generalisation sets at ``test_lengths``).
@@ -153,6 +157,12 @@ class AddingTask:
         self.config = config
         self.spec = AddingSpec(input_size=2, output_size=1, seq_len=config.seq_len,
                                target_mean=1.0)
+        self.info = TaskInfo(
+            kind="generated", inputs="features", input_size=2, outputs="real", output_size=1,
+            readout="last_step", metric="mse", unit="MSE", selection_metric="mse",
+            solved_below=0.01, family="adding", output_bias=1.0,
+            source="Hochreiter & Schmidhuber 1997; Le et al. 2015, section 4.1",
+            generalisation=tuple(f"len{n}" for n in config.test_lengths))
         self._cache: dict[tuple[str, int], Batch] = {}
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:

@@ -35,8 +35,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mneme.errors import UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
 from mneme.train.reinforce import reinforce_loss
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = [
     "AlgorithmicSpec",
@@ -375,6 +376,11 @@ class _EvalSet:
     args: tuple[Any, ...]  # what ``_draw`` needs beyond size and generator
 
 
+SOLVED_BITS = 1.0
+"""A model solves an algorithmic task at under one wrong bit per sequence on average (the
+matrix's threshold; the paper's curves go to about 0)."""
+
+
 class _Algorithmic:
     """What the four tasks share: fixed evaluation sets, loss and metrics.
 
@@ -389,6 +395,7 @@ class _Algorithmic:
     """
 
     name = ""
+    source = ""
     selection_metric = "bits"
     input_channels: tuple[str, ...] = ()
     output_channels: tuple[str, ...] = ()
@@ -398,6 +405,12 @@ class _Algorithmic:
         self.config = config
         self.spec = AlgorithmicSpec(len(self.input_channels), len(self.output_channels),
                                     self.name)
+        self.info = TaskInfo(
+            kind="generated", inputs="features", input_size=self.spec.input_size,
+            outputs="bits", output_size=self.spec.output_size, readout="every_step",
+            metric="bits", unit="bits per sequence", selection_metric=self.selection_metric,
+            solved_below=SOLVED_BITS, family="algorithmic", source=self.source,
+            generalisation=tuple(s.group for s in self._generalisation() if s.group))
         self._cache: dict[tuple[str, str | None], Batch] = {}
 
     @property
@@ -496,10 +509,14 @@ def _bit_names(width: int) -> tuple[str, ...]:
     return tuple(f"bit {i}" for i in range(width))
 
 
+@register_task("copy", config=CopyConfig, family="algorithmic",
+               summary="copy random 8-bit vectors, lengths 1-20",
+               source="Graves et al. 2014, section 4.1")
 class CopyTask(_Algorithmic):
     """Copy (section 4.1), ``copy_batch`` layout; generalisation groups ``len{L}``."""
 
     name = "copy"
+    source = "Graves et al. 2014, section 4.1"
 
     def __init__(self, config: CopyConfig) -> None:
         self.input_channels = (*_bit_names(config.width), "delimiter")
@@ -519,11 +536,15 @@ class CopyTask(_Algorithmic):
         return copy_batch(torch.full((size,), args[0]), self.config.width, generator)
 
 
+@register_task("repeat-copy", config=RepeatCopyConfig, family="algorithmic",
+               summary="copy a sequence R times, then an end marker",
+               source="Graves et al. 2014, section 4.2")
 class RepeatCopyTask(_Algorithmic):
     """Repeat copy (section 4.2), ``repeat_copy_batch`` layout; generalisation groups ``len{L}``
     (length L at ``max_repeats`` repeats) and ``rep{R}`` (R repeats at length ``max_length``)."""
 
     name = "repeat-copy"
+    source = "Graves et al. 2014, section 4.2"
 
     def __init__(self, config: RepeatCopyConfig) -> None:
         self.input_channels = (*_bit_names(config.width), "delimiter", "repeats (normalised)")
@@ -551,11 +572,15 @@ class RepeatCopyTask(_Algorithmic):
                                  self.config.width, self.repeat_mean, self.repeat_std, generator)
 
 
+@register_task("associative-recall", config=AssociativeRecallConfig, family="algorithmic",
+               summary="given an item, recall the next one",
+               source="Graves et al. 2014, section 4.3")
 class AssociativeRecallTask(_Algorithmic):
     """Associative recall (section 4.3), ``associative_recall_batch`` layout; generalisation
     groups ``items{K}``."""
 
     name = "associative-recall"
+    source = "Graves et al. 2014, section 4.3"
 
     def __init__(self, config: AssociativeRecallConfig) -> None:
         self.input_channels = (*_bit_names(config.width), "item delimiter", "query delimiter")
@@ -577,11 +602,15 @@ class AssociativeRecallTask(_Algorithmic):
                                         generator)
 
 
+@register_task("priority-sort", config=PrioritySortConfig, family="algorithmic",
+               summary="emit the 16 of 20 vectors with the highest priorities, sorted",
+               source="Graves et al. 2014, section 4.5")
 class PrioritySortTask(_Algorithmic):
     """Priority sort (section 4.5), ``priority_sort_batch`` layout; the test set is at the
     training distribution (no generalisation groups)."""
 
     name = "priority-sort"
+    source = "Graves et al. 2014, section 4.5"
 
     def __init__(self, config: PrioritySortConfig) -> None:
         self.input_channels = (*_bit_names(config.width), "priority", "delimiter")

@@ -27,7 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from mneme.errors import DataFormatError, MissingDataError, UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
+from mneme.tasks.babi_sequence import story_tokens
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 TASK_NAMES: dict[int, str] = {
     1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts",
@@ -355,6 +357,9 @@ def per_task_error(totals: dict[str, float]) -> dict[int, float]:
             for k, v in totals.items() if k.startswith("n_task") and v > 0}
 
 
+@register_task("babi", config=BabiConfig, family="babi", needs_data=True,
+               summary="bAbI question answering, 20 tasks, 1k or 10k",
+               source="Weston et al. 2015, arXiv 1502.05698")
 class BabiTask:
     """bAbI as a ``DatasetTask``: loads, encodes and serves the configured tasks.
 
@@ -407,6 +412,12 @@ class BabiTask:
                 self._table[row, : len(sentence)] = torch.tensor(self.vocab.encode(sentence))
         self.spec = BabiSpec(len(self.vocab), self.sentence_size, config.memory_size,
                              len(config.task_ids()), config.task_ids())
+        self.info = TaskInfo(
+            kind="dataset", inputs="structured", input_size=len(self.vocab), outputs="classes",
+            output_size=len(self.vocab), readout="last_step", metric="error", unit="%",
+            percent=True, selection_metric="error", solved_below=0.05, family="babi",
+            source="Weston et al. 2015 (a task passes at >= 95% accuracy)",
+            to_sequence=story_tokens)
 
     def _row(self, sentence: tuple[str, ...]) -> int:
         return self._rows.setdefault(sentence, len(self._rows))

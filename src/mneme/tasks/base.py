@@ -12,72 +12,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 
+from mneme.types import Batch, ModelOutput, TaskInfo
 
-@dataclass(frozen=True)
-class Batch:
-    """One batch of examples.
-
-    Attributes:
-        inputs: a tensor ``(B, T, D)`` or ``(B, ...)``, or a mapping of named tensors (bAbI:
-            ``story`` ``(B, N, J)`` word ids, ``query`` ``(B, J)`` word ids).
-        targets: what the model must produce, ``(B,)`` class ids or ``(B, T, D)``.
-        mask: which targets count, broadcastable to ``targets``; None means all.
-        meta: plain Python extras (example ids, task ids) that metrics may read.
-    """
-
-    inputs: torch.Tensor | Mapping[str, torch.Tensor]
-    targets: torch.Tensor
-    mask: torch.Tensor | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        """The batch size B."""
-        return int(self.targets.shape[0])
-
-    def to(self, device: torch.device | str) -> Batch:
-        """A copy with every tensor moved to ``device``."""
-        if isinstance(self.inputs, torch.Tensor):
-            inputs: Any = self.inputs.to(device)
-        else:
-            inputs = {k: v.to(device) for k, v in self.inputs.items()}
-        mask = None if self.mask is None else self.mask.to(device)
-        return Batch(inputs, self.targets.to(device), mask, self.meta)
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """What a task-facing model returns.
-
-    Attributes:
-        logits: unnormalised scores, ``(B, V)`` for classification or ``(B, T, V)`` per step.
-        trace: the model's ``Trace`` when asked with ``trace=True`` (weightings, attention).
-        aux_loss: an extra loss term the model adds to the task's (margins), or None.
-        state: the recurrent state after the batch, for tasks that carry it across batches
-            (language models under truncated BPTT); a tensor or a tuple of tensors.
-        log_prob: ``(B,)`` summed log-probability of the model's sampled discrete decisions
-            (stochastic hard addressing or hard attention), for REINFORCE; None when soft.
-        baseline: ``(B,)`` the learned baseline's prediction of each example's cost (REINFORCE).
-    """
-
-    logits: torch.Tensor
-    trace: Any = None
-    aux_loss: torch.Tensor | None = None
-    state: Any = None
-    log_prob: torch.Tensor | None = None
-    baseline: torch.Tensor | None = None
+__all__ = ["Batch", "DatasetTask", "GeneratedTask", "ModelOutput", "StreamTask", "Task",
+           "TaskInfo", "reduce_metrics", "task_info"]
 
 
 @runtime_checkable
 class Task(Protocol):
-    """The interface the training loop, evaluation and benchmark read."""
+    """The interface the training loop, evaluation and benchmark read.
+
+    ``info`` declares the task's kind, inputs, outputs and metrics (``TaskInfo``); the loop
+    reads ``info.kind`` to decide how to draw training batches (``GeneratedTask``,
+    ``DatasetTask``, ``StreamTask``) and ``info.selection_metric`` to pick the best checkpoint.
+    A task may also define ``finalize_metrics(metrics) -> metrics`` to add derived metrics
+    (perplexity from nats).
+    """
 
     name: str
+    info: TaskInfo
 
     def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
         """The scalar training loss (mean over the batch) in the paper's unit."""
@@ -113,6 +70,32 @@ class GeneratedTask(Task, Protocol):
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         """A new batch of ``batch_size`` examples drawn with ``generator``."""
         ...
+
+
+@runtime_checkable
+class StreamTask(Task, Protocol):
+    """Consecutive chunks of one stream (language models); the loop carries the state across."""
+
+    def num_train_batches(self, batch_size: int) -> int:
+        """Chunks in one pass over the training stream."""
+        ...
+
+    def train_batch_at(self, index: int, batch_size: int, generator: torch.Generator) -> Batch:
+        """The ``index``-th chunk of the training stream."""
+        ...
+
+
+def task_info(task: object) -> TaskInfo:
+    """``task.info``.
+
+    Raises:
+        TypeError: the task declares no ``TaskInfo`` (every task must; see ``mneme.types``).
+    """
+    info = getattr(task, "info", None)
+    if not isinstance(info, TaskInfo):
+        raise TypeError(f"{type(task).__name__} declares no TaskInfo: give it an ``info`` "
+                        "attribute (mneme.types.TaskInfo)")
+    return info
 
 
 _GROUPED = re.compile(r"^(?P<metric>.+)_(?P<group>[a-z]+\d+)$")

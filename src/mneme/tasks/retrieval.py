@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from mneme.errors import UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = [
     "VOCAB",
@@ -138,6 +139,12 @@ class _Retrieval:
         self.config = config
         k = config.num_pairs
         self.spec = RetrievalSpec(len(VOCAB), 2 * k + 3, len(VOCAB))
+        self.info = TaskInfo(
+            kind="generated" if config.stream else "dataset", inputs="tokens",
+            input_size=len(VOCAB), outputs="classes", output_size=len(VOCAB),
+            readout="last_step", metric="error", unit="%", percent=True,
+            selection_metric="error", solved_below=0.05, family="retrieval",
+            source="Ba et al. 2016, section 4.1")
         self._splits = {"valid": self._fixed(config.valid_size, 1), "test": self._fixed(
             config.test_size, 2)}
         if not config.stream:
@@ -197,6 +204,9 @@ class RetrievalStreamTask(_Retrieval):
         return generate(batch_size, self.config.num_pairs, generator)
 
 
+@register_task("retrieval", config=RetrievalConfig, family="retrieval",
+               summary="associative retrieval, c9k8j3f1??c -> 9",
+               source="Ba et al. 2016, section 4.1")
 def build_retrieval_task(config: RetrievalConfig) -> RetrievalTask | RetrievalStreamTask:
     """The fixed-set task, or the streaming one when ``config.stream``."""
     return RetrievalStreamTask(config) if config.stream else RetrievalTask(config)

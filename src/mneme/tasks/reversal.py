@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from mneme.errors import UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
 from mneme.tasks.translation import TranslationSpec, Vocabulary
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class ReversalTask:
         self.first_symbol = len(vocab) - config.symbols  # id of "a"
         longest = max(config.max_length, *config.test_lengths)
         self.spec = TranslationSpec(vocab, vocab, longest + 1)
+        self.info = TaskInfo(
+            kind="generated", inputs="structured", input_size=len(vocab),
+            outputs="structured", output_size=len(vocab), readout="none", metric="error",
+            unit="%", percent=True, selection_metric="error", family="seq2seq",
+            source="Sutskever et al. 2014 (reversal); Bahdanau et al. 2015")
         g = torch.Generator().manual_seed(config.seed)
         valid_lengths = torch.randint(config.min_length, config.max_length + 1,
                                       (config.valid_size,), generator=g)
@@ -179,6 +185,9 @@ class ReversalTask:
         return out
 
 
+@register_task("reversal", config=ReversalConfig, family="seq2seq",
+               summary="reverse a sequence of symbols; exact match by length",
+               source="Sutskever et al. 2014; Bahdanau et al. 2015")
 def build_reversal_task(config: ReversalConfig) -> ReversalTask:
     """The registry factory."""
     return ReversalTask(config)

@@ -62,7 +62,8 @@ import numpy as np
 import torch
 
 from mneme.errors import UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = [
     "ConvexHullConfig",
@@ -391,6 +392,12 @@ class PointerTask:
         n_max = config.largest
         self.spec = PointerSpec(self.input_dim, n_max, self.end_token,
                                 n_max + int(self.end_token))
+        self.info = TaskInfo(
+            kind="dataset", inputs="structured", input_size=self.input_dim,
+            outputs="structured", output_size=n_max + int(self.end_token), readout="none",
+            metric=self.selection_metric, unit="" if self.selection_metric != "error" else "%",
+            percent=self.selection_metric == "error", selection_metric=self.selection_metric,
+            family="pointer", source="Vinyals et al. 2015")
         self._splits: dict[str, PointerData] = {}
         self._sizes = {"train": config.train_size, "valid": config.valid_size,
                        "test": config.test_size}
@@ -519,6 +526,9 @@ def _sequences(tokens: torch.Tensor) -> list[list[int]]:
     return out
 
 
+@register_task("sort", config=SortConfig, family="pointer",
+               summary="point to n numbers from U[0, 1] in ascending order",
+               source="Vinyals et al. 2015")
 class SortTask(PointerTask):
     """Sort n numbers: point to them from the smallest to the largest."""
 
@@ -539,6 +549,9 @@ class SortTask(PointerTask):
                 "position_accuracy": float((right.sum(1) / n).sum())}
 
 
+@register_task("convex-hull", config=ConvexHullConfig, family="pointer",
+               summary="the convex hull of n points in the unit square, counter-clockwise",
+               source="Vinyals et al. 2015, section 4.2")
 class ConvexHullTask(PointerTask):
     """Planar convex hull: the hull's vertices counter-clockwise from the lowest index, END."""
 
@@ -568,6 +581,9 @@ class ConvexHullTask(PointerTask):
                 "n_valid": float(b - failures)}
 
 
+@register_task("tsp", config=TSPConfig, family="pointer",
+               summary="the optimal tour of n <= 8 cities in the unit square",
+               source="Vinyals et al. 2015, section 4.3")
 class TSPTask(PointerTask):
     """Travelling salesman: the shortest closed tour through every city, from city 0."""
 

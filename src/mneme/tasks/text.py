@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 
 from mneme.errors import DataFormatError, MissingDataError, UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = [
     "EOS",
@@ -316,6 +317,12 @@ def read_chars(path: str | Path) -> str:
     return _read_text(Path(path), "text", CHARS_HOW_TO_GET)
 
 
+def _lm_info(vocab_size: int, metric: str, unit: str, source: str) -> TaskInfo:
+    return TaskInfo(kind="stream", inputs="tokens", input_size=vocab_size, outputs="classes",
+                    output_size=vocab_size, readout="every_step", metric=metric, unit=unit,
+                    selection_metric="nll", family="lm", source=source)
+
+
 class _StreamTask:
     """What both stream tasks share: batchifying, chunks, loss, metrics.
 
@@ -323,7 +330,6 @@ class _StreamTask:
     """
 
     name = "lm"
-    stateful = True
     selection_metric = "nll"
     seq_len: int
     vocab: TextVocabulary
@@ -463,6 +469,8 @@ class PTBTask(_StreamTask):
                          for split in SPLITS}
         self._check_lengths(paths)
         self.spec = LMSpec(len(self.vocab), self.vocab.id(EOS), "word")
+        self.info = _lm_info(len(self.vocab), "perplexity", "perplexity",
+                             "Mikolov et al. 2010; Zaremba et al. 2014")
 
     def finalize_metrics(self, reduced: dict[str, float]) -> dict[str, float]:
         """Add ``perplexity = exp(nll)``, nll the mean per word (``<eos>`` counted)."""
@@ -510,6 +518,7 @@ class CharsTask(_StreamTask):
         self._check_lengths(dict.fromkeys(SPLITS, self.path))
         boundary = self.vocab.id("\n") if "\n" in self.vocab else 0
         self.spec = LMSpec(len(self.vocab), boundary, "char")
+        self.info = _lm_info(len(self.vocab), "bpc", "bits per character", "Karpathy 2015")
 
     def finalize_metrics(self, reduced: dict[str, float]) -> dict[str, float]:
         """Add ``bpc = nll / ln 2`` (bits per character) and ``perplexity``."""
@@ -526,11 +535,17 @@ class CharsTask(_StreamTask):
                 f"of T={self.seq_len}")
 
 
+@register_task("ptb", config=PTBConfig, family="lm", needs_data=True,
+               summary="Penn Treebank word-level language modelling, perplexity",
+               source="Mikolov et al. 2010 (the 10k-word version)")
 def build_ptb_task(config: PTBConfig) -> PTBTask:
     """The PTB task of ``config``."""
     return PTBTask(config)
 
 
+@register_task("chars", config=CharsConfig, family="lm", needs_data=True,
+               summary="character-level language modelling (tiny-shakespeare), bits per char",
+               source="Karpathy 2015 (char-rnn)")
 def build_chars_task(config: CharsConfig) -> CharsTask:
     """The character task of ``config``."""
     return CharsTask(config)

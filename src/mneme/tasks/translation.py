@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from mneme.errors import DataFormatError, MissingDataError, UserError
-from mneme.tasks.base import Batch, ModelOutput
+from mneme.registry import register_task
+from mneme.types import Batch, ModelOutput, TaskInfo
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -267,6 +268,11 @@ class TranslationTask:
         source_vocab = Vocabulary.build([s for s, _ in train], config.min_count)
         target_vocab = Vocabulary.build([t for _, t in train], config.min_count)
         self.spec = TranslationSpec(source_vocab, target_vocab, config.max_length)
+        self.info = TaskInfo(
+            kind="dataset", inputs="structured", input_size=len(source_vocab),
+            outputs="structured", output_size=len(target_vocab), readout="none",
+            metric="nll", unit="nats per token", selection_metric="nll", family="seq2seq",
+            source="Tatoeba eng-fra; Bahdanau et al. 2015")
 
     # -- batches -------------------------------------------------------------------------------
     @property
@@ -362,6 +368,9 @@ def corpus_bleu(
     return float(sacrebleu.corpus_bleu(hyps, streams).score)
 
 
+@register_task("translation", config=TranslationConfig, family="seq2seq", needs_data=True,
+               summary="Tatoeba French-English sentence pairs, BLEU (sacrebleu)",
+               source="Tatoeba; Bahdanau et al. 2015")
 def build_translation_task(config: TranslationConfig) -> TranslationTask:
     """The registry factory."""
     return TranslationTask(config)

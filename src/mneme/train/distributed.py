@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mneme.tasks.base import Batch
+from mneme.types import Batch
 
 __all__ = ["Distributed", "from_environment"]
 

@@ -30,8 +30,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from mneme.config import TrainConfig
 from mneme.errors import NonFiniteLossError, UserError
-from mneme.tasks.base import Batch, DatasetTask, GeneratedTask, Task, reduce_metrics
+from mneme.tasks.base import Batch, Task, reduce_metrics, task_info
 from mneme.train.checkpoint import (
     atomic_write_text,
     capture_rng,
@@ -39,9 +40,9 @@ from mneme.train.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from mneme.train.config import TrainConfig
 from mneme.train.distributed import Distributed
 from mneme.train.logging import MetricsLog
+from mneme.types import detach_state, pack_state, unpack_state
 
 
 class Hook(Protocol):
@@ -83,24 +84,10 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
 
 
 def is_stream(task: Task) -> bool:
-    """True for a task whose batches are consecutive chunks of one stream (language models).
-
-    A stream task has ``stateful = True``, ``num_train_batches(batch_size)`` and
-    ``train_batch_at(index, batch_size, generator)``; the loop walks its chunks in order and
-    carries the model's recurrent state from one batch to the next (truncated BPTT).
-    """
-    return bool(getattr(task, "stateful", False))
-
-
-def detach_state(state: Any) -> Any:
-    """``state`` (a tensor or nested tuple of tensors) cut from the graph: the BPTT truncation."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, tuple | list):
-        return tuple(detach_state(s) for s in state)
-    raise TypeError(f"a carried state must be a tensor or a tuple of tensors, not {type(state)}")
+    """True for a task whose batches are consecutive chunks of one stream (``info.kind ==
+    "stream"``, language models): the loop walks its chunks in order and carries the model's
+    recurrent state from one batch to the next (truncated BPTT)."""
+    return task_info(task).kind == "stream"
 
 
 @torch.no_grad()
@@ -190,7 +177,8 @@ class Trainer:
         self.hooks = list(hooks)
         self.callbacks = list(callbacks)
         self.optimizer = _make_optimizer(self.model, config)
-        self.selection_metric: str = getattr(task, "selection_metric", "error")
+        self.kind = task_info(task).kind
+        self.selection_metric: str = task_info(task).selection_metric
         # The LR schedule restarts from ``base_lr`` at ``phase_start`` (used by linear start).
         self.schedule: dict[str, float] = {"base_lr": config.lr, "phase_start": 0}
         self.epoch = 0
@@ -206,10 +194,10 @@ class Trainer:
     # -- schedule --------------------------------------------------------------------------
     @property
     def steps_per_epoch(self) -> int:
-        if is_stream(self.task):
+        if self.kind == "stream":
             return max(1, int(self.task.num_train_batches(self.config.batch_size)))  # type: ignore[attr-defined]
-        if isinstance(self.task, DatasetTask):
-            return max(1, self.task.num_train // self.config.batch_size)
+        if self.kind == "dataset":
+            return max(1, self.task.num_train // self.config.batch_size)  # type: ignore[attr-defined]
         return self.config.epoch_steps
 
     def lr_at(self, epoch: int) -> float:
@@ -265,7 +253,7 @@ class Trainer:
             "config": self.full_config,
             "rng": capture_rng(self.task_generator),
             # Distributed: each rank's carried state is in its own file (see save()).
-            "carry": self._carry if self.dist.world_size == 1 else None,
+            "carry": pack_state(self._carry) if self.dist.world_size == 1 else None,
             "carry_per_rank": self.dist.world_size > 1,
         }
 
@@ -276,7 +264,7 @@ class Trainer:
         """Write ``last.pt`` atomically (and, distributed, each rank's carried state first)."""
         per_rank = self.dist.world_size > 1
         if per_rank:
-            save_checkpoint(self._carry_path(self.step), {"carry": self._carry})
+            save_checkpoint(self._carry_path(self.step), {"carry": pack_state(self._carry)})
             self.dist.barrier()
         if self.dist.is_main:
             save_checkpoint(self.checkpoint_dir / "last.pt", self._payload())
@@ -298,9 +286,9 @@ class Trainer:
         self.best = dict(payload["best"])
         self._epoch_sums = dict(payload["epoch_sums"])
         restore_rng(payload["rng"], self.task_generator)
-        self._carry = payload.get("carry")
+        self._carry = unpack_state(payload.get("carry"))
         if payload.get("carry_per_rank"):
-            self._carry = load_checkpoint(self._carry_path(self.step))["carry"]
+            self._carry = unpack_state(load_checkpoint(self._carry_path(self.step))["carry"])
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> FitResult:
@@ -358,11 +346,11 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 order = None
-                if is_stream(self.task):
+                if self.kind == "stream":
                     if self.step == self.epoch * spe:
                         self._carry = None  # each epoch reads the stream from its start
-                elif isinstance(self.task, DatasetTask):
-                    order = epoch_permutation(cfg.seed, self.epoch, self.task.num_train)
+                elif self.kind == "dataset":
+                    order = epoch_permutation(cfg.seed, self.epoch, self.task.num_train)  # type: ignore[attr-defined]
                 self.model.train()
                 start = time.perf_counter()
                 for index in range(self.step - self.epoch * spe, spe):
@@ -402,22 +390,19 @@ class Trainer:
 
     def _train_batch(self, order: torch.Tensor | None, index: int) -> Batch:
         cfg = self.config
-        if is_stream(self.task):
-            batch = self.task.train_batch_at(  # type: ignore[attr-defined]
-                index, cfg.batch_size, self.task_generator
-            )
+        task: Any = self.task  # its kind says which of these it has (``mneme.tasks.base``)
+        if self.kind == "stream":
+            batch = task.train_batch_at(index, cfg.batch_size, self.task_generator)
         elif order is not None:
-            assert isinstance(self.task, DatasetTask)
             indices = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
-            batch = self.task.train_batch(indices, self.task_generator)
+            batch = task.train_batch(indices, self.task_generator)
         else:
-            assert isinstance(self.task, GeneratedTask)
-            batch = self.task.sample(cfg.batch_size, self.task_generator)
+            batch = task.sample(cfg.batch_size, self.task_generator)
         return batch.to(cfg.device)
 
     def _train_step(self, batch: Batch) -> None:
         cfg = self.config
-        if is_stream(self.task):
+        if self.kind == "stream":
             output = self.forward_model(batch.inputs, state=self._carry)
             self._carry = detach_state(output.state)
         else:

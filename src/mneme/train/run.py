@@ -19,10 +19,12 @@ from typing import Any
 from torch import nn
 
 from mneme import __version__, registry
+from mneme.config import TrainConfig
 from mneme.errors import UserError
-from mneme.tasks.base import Task
+from mneme.models.build import build_model as build_named_model
+from mneme.models.build import is_composed, model_entry
+from mneme.tasks.base import Task, task_info
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
-from mneme.train.config import TrainConfig
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
 
@@ -44,25 +46,35 @@ class RunConfig:
         self.train.validate()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "mneme_version": __version__,
             "task": {"name": self.task_name, "config": registry.to_dict(self.task)},
             "model": {"name": self.model_name, "config": registry.to_dict(self.model)},
             "train": registry.to_dict(self.train),
         }
+        plugins = plugin_modules(self.task_name, self.model_name)
+        if plugins:
+            data["plugins"] = plugins
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str) -> RunConfig:
-        """Rebuild from ``config.json`` data; ``UserError`` naming ``where`` on bad content."""
+        """Rebuild from ``config.json`` data; ``UserError`` naming ``where`` on bad content.
+
+        Plugin modules the run was made with (``"plugins"``) are imported first; model names
+        of older versions are mapped to today's (``LEGACY_MODELS``).
+        """
         try:
             task_name = data["task"]["name"]
             model_name = data["model"]["name"]
-            task_data, model_data = data["task"]["config"], data["model"]["config"]
+            task_data, model_data = data["task"]["config"], dict(data["model"]["config"])
             train_data = data["train"]
         except (KeyError, TypeError):
             raise UserError(f"{where}: not a mneme run configuration") from None
-        task_cls = registry.task_entry(task_name).config_class()
-        model_cls = registry.model_entry(model_name, task_name).config_class()
+        registry.load(data.get("plugins", ()))
+        model_name, model_data = _legacy(task_name, model_name, model_data)
+        task_cls = registry.task_entry(task_name).config
+        model_cls = model_entry(model_name, task_name).config
         return cls(
             task_name,
             registry.config_from_dict(task_cls, task_data, f"{where} (task)"),
@@ -72,18 +84,63 @@ class RunConfig:
         )
 
 
+LEGACY_MODELS: dict[tuple[str, str], str] = {
+    ("ptb", "lstm"): "rnn-lm", ("chars", "lstm"): "rnn-lm", ("retrieval", "delta-fw"): "delta-rule",
+}
+"""(task, model name before 0.2) -> the name today: the language models' ``lstm`` was the RNN
+LM, and the delta-rule core was ``delta-fw``."""
+
+
+def _legacy(task_name: str, model_name: str, model_data: dict[str, Any]
+            ) -> tuple[str, dict[str, Any]]:
+    name = LEGACY_MODELS.get((task_name, model_name), model_name)
+    if task_name == "adding" and is_composed(name):
+        model_data.pop("cell", None)  # the adding regressors named their cell twice
+    if name == "lstm" and model_data.get("hidden_size", 0) is None:
+        from mneme.models.recipes import PAPER_LSTM_SIZES  # the NTM tasks' LSTM: None = paper
+
+        model_data["hidden_size"] = PAPER_LSTM_SIZES.get(task_name, 256)
+    return name, model_data
+
+
+def _legacy_weights(config: RunConfig, weights: dict[str, Any]) -> dict[str, Any]:
+    """Checkpoint names of 0.1's bAbI LSTM (``embedding``, ``lstm``, ``output``) as the composed
+    model's (``embedding``, ``core.lstm``, ``head``); other checkpoints unchanged."""
+    if config.model_name != "lstm" or not any(k.startswith("output.") for k in weights):
+        return weights
+    renamed = {}
+    for key, value in weights.items():
+        if key.startswith("lstm."):
+            key = "core." + key
+        elif key.startswith("output."):
+            key = "head." + key.removeprefix("output.")
+        renamed[key] = value
+    return renamed
+
+
+def plugin_modules(task_name: str, model_name: str) -> list[str]:
+    """The modules outside mneme that registered the run's task, model or core."""
+    modules = [registry.task_entry(task_name).module, model_entry(model_name, task_name).module]
+    return sorted({m for m in modules if m and m.split(".")[0] != "mneme"})
+
+
 def build_task(config: RunConfig) -> Task:
     """The task of ``config`` (loads its dataset, if any)."""
     return registry.task_entry(config.task_name).build(config.task)
 
 
 def build_model(config: RunConfig, task: Task) -> nn.Module:
-    """A freshly initialised model of ``config`` for ``task``.
+    """A freshly initialised model of ``config`` for ``task`` (``mneme.models.build``)."""
+    return build_named_model(config.model_name, config.model, task)
 
-    The factory receives ``task.spec`` (sizes and vocabulary) when the task has one, else the task.
-    """
-    spec = getattr(task, "spec", task)
-    return registry.model_entry(config.model_name, config.task_name).build(config.model, spec)
+
+def build_hooks(config: RunConfig, train: TrainConfig) -> list[Any]:
+    """Training hooks a model's recipe needs (MemN2N: linear start)."""
+    if config.model_name == "memn2n" and getattr(config.model, "linear_start", False):
+        from mneme.train.hooks import LinearStart
+
+        return [LinearStart(epochs=config.model.linear_start_epochs, lr=train.lr)]
+    return []
 
 
 def _fit_one(
@@ -102,7 +159,7 @@ def _fit_one(
 
     torch.manual_seed(config.train.seed)
     model = build_model(config, task)
-    hooks = registry.build_hooks(config.model_name, config.model, model, config.train)
+    hooks = build_hooks(config, config.train)
     train = dataclasses.replace(config.train, progress=progress and config.train.progress)
     trainer = Trainer(
         task,
@@ -182,7 +239,7 @@ def train_run(
                 break
     if any(r.interrupted for r in results):
         return {"interrupted": True, "run_dir": str(run_dir)}
-    metric = getattr(task, "selection_metric", "error")
+    metric = task_info(task).selection_metric
     best = min(range(len(results)), key=lambda i: (results[i].valid[metric], i))
     tests = [r.test[metric] for r in results]
     summary = {
@@ -264,7 +321,7 @@ def load_run(
     checkpoint = selected_dir(run_dir) / "checkpoints" / "best.pt"
     payload = load_checkpoint(checkpoint)
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(_legacy_weights(config, payload["model"]))
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise UserError(f"{checkpoint}: does not fit this model/task ({first})") from None

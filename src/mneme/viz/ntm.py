@@ -149,7 +149,7 @@ def plot_algorithmic_run(task: Any, model: Any, out_dir: Path, *, examples: int 
 
 
 def _first_of(batch: Any) -> Any:
-    from mneme.tasks.base import Batch
+    from mneme.types import Batch
 
     meta = {**batch.meta, "steps": batch.meta["steps"][:1]}
     return Batch(batch.inputs[:1], batch.targets[:1], batch.mask[:1], meta)
