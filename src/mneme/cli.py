@@ -323,7 +323,7 @@ def cmd_plot(argv: Sequence[str]) -> int:
 
 # -- ask ------------------------------------------------------------------------------------
 def cmd_ask(argv: Sequence[str]) -> int:
-    from mneme.models.ask import ask_loop
+    from mneme.commands.ask import ask_loop
 
     run_dir = _positional_run(argv, "ask")
     args_cls = dataclasses.make_dataclass(
