@@ -369,7 +369,7 @@ def cmd_translate(argv: Sequence[str]) -> int:
 
 # -- generate -------------------------------------------------------------------------------
 def cmd_generate(argv: Sequence[str]) -> int:
-    from mneme.models.generate import GenerateOptions, generate_run
+    from mneme.commands.generate import GenerateOptions, generate_run
 
     run_dir = _positional_run(argv, "generate")
     args_cls = dataclasses.make_dataclass(

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mneme.cli import main
-from mneme.models.generate import GenerateOptions, encode_prompt, generate, generate_run
+from mneme.commands.generate import GenerateOptions, encode_prompt, generate, generate_run
 from mneme.models.lm import LMConfig, NGramConfig
 from mneme.tasks.text import CharsConfig, PTBConfig
 from mneme.train.config import TrainConfig
