@@ -341,7 +341,8 @@ def cmd_ask(argv: Sequence[str]) -> int:
 
 # -- translate ------------------------------------------------------------------------------
 def cmd_translate(argv: Sequence[str]) -> int:
-    from mneme.models.translate import ATTRIBUTION, translate_command
+    from mneme.commands.translate import translate_command
+    from mneme.models.translate import ATTRIBUTION
 
     run_dir = _positional_run(argv, "translate")
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
