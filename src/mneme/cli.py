@@ -427,7 +427,7 @@ def cmd_data(argv: Sequence[str]) -> int:
 
 # -- hopfield -------------------------------------------------------------------------------
 def cmd_hopfield(argv: Sequence[str]) -> int:
-    from mneme.associative import experiments as ex
+    from mneme.commands import hopfield as ex
 
     subcommands = {"capacity": ex.CapacityArgs, "recall": ex.RecallArgs}
     if not argv or argv[0] not in subcommands:
