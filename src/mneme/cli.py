@@ -449,7 +449,7 @@ def cmd_hopfield(argv: Sequence[str]) -> int:
 
 # -- diagnose -------------------------------------------------------------------------------
 def cmd_diagnose(argv: Sequence[str]) -> int:
-    from mneme import diagnose
+    from mneme.commands import diagnose
 
     subcommands = {"gradients": diagnose.DiagnoseGradientsArgs}
     if not argv or argv[0] not in subcommands:
