@@ -41,7 +41,7 @@ __all__ = [
 
 def known_cells() -> tuple[str, ...]:
     """The cell names ``mneme.cells.build_stack`` accepts."""
-    from mneme.cells.stacks import CELLS
+    from mneme.cells.build import CELLS
 
     return tuple(CELLS)
 
@@ -120,7 +120,7 @@ class SequenceRegressor(nn.Module):
                  target_mean: float = 0.0) -> None:
         super().__init__()
         config.validate()
-        from mneme.cells.stacks import build_stack
+        from mneme.cells.build import build_stack
 
         self.config = config
         self.core = build_stack(config.cell, input_size, config.hidden_size, config.num_layers,
