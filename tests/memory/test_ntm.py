@@ -20,7 +20,7 @@ from mneme.memory.ntm import (
     read_write,
     write_memory,
 )
-from mneme.train.reinforce import reinforce_loss
+from mneme.tasks.reinforce import reinforce_loss
 
 f64 = torch.float64
 

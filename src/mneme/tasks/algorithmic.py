@@ -36,7 +36,7 @@ from torch import Tensor
 
 from mneme.errors import UserError
 from mneme.tasks.base import Batch, ModelOutput
-from mneme.train.reinforce import reinforce_loss
+from mneme.tasks.reinforce import reinforce_loss
 
 __all__ = [
     "AlgorithmicSpec",
