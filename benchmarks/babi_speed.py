@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from mneme import registry
+from mneme.config import TrainConfig
 from mneme.tasks.babi import BabiConfig, BabiTask
-from mneme.train.config import TrainConfig
 from mneme.train.loop import Trainer
 
 

@@ -77,7 +77,7 @@ def _tyro(cls: type, args: Sequence[str], default: Any, prog: str, description: 
 
 # -- train ----------------------------------------------------------------------------------
 def _train_args_class(task_cls: type, model_cls: type) -> type:
-    from mneme.train.config import TrainConfig
+    from mneme.config import TrainConfig
 
     return dataclasses.make_dataclass(
         "TrainArgs",

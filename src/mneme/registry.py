@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
+from mneme.config import TrainConfig
 from mneme.errors import UserError
-from mneme.train.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import pytest
 from mneme.bench.report import write_reports
 from mneme.bench.report_algorithmic import algorithmic_section
 from mneme.bench.suites import SUITES, Cell, get_suite
+from mneme.config import TrainConfig
 from mneme.models.aligned import AlgorithmicLSTMConfig
 from mneme.tasks.algorithmic import AssociativeRecallConfig, CopyConfig
-from mneme.train.config import TrainConfig
 
 
 def _cell(out: Path, key: str, group: str, task_name: str, task: object,

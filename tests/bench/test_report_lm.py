@@ -10,9 +10,9 @@ from pathlib import Path
 from mneme.bench.report_lm import lm_rows, lm_section
 from mneme.bench.runner import run_suite
 from mneme.bench.suites import Cell, Suite, get_suite, recipe_cell
+from mneme.config import TrainConfig
 from mneme.models.lm import LMConfig, NGramConfig
 from mneme.tasks.text import CharsConfig, PTBConfig
-from mneme.train.config import TrainConfig
 
 
 def _finished(out: Path, key: str, group: str, task_name: str, task: object, model: object,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from mneme.bench.report_retrieval import retrieval_section
 from mneme.bench.suites import Cell
+from mneme.config import TrainConfig
 from mneme.models.classifier import FastWeightsClassifierConfig, LSTMClassifierConfig
 from mneme.tasks.retrieval import RetrievalConfig
-from mneme.train.config import TrainConfig
 
 
 def _cell(out: Path, key: str, group: str, model: object, tests: list[float],

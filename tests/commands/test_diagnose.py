@@ -172,9 +172,9 @@ def _fake_trained_run(run: Path) -> torch.Tensor:
     """A run directory as ``train_run`` leaves it (config.json, checkpoints/best.pt) holding a GRU
     regressor whose recurrent matrix is scaled up (no optimiser: keeps the test fast)."""
     from mneme import registry
+    from mneme.config import TrainConfig
     from mneme.tasks.adding import AddingConfig, AddingTask
     from mneme.train.checkpoint import atomic_write_text, save_checkpoint
-    from mneme.train.config import TrainConfig
     from mneme.train.run import RunConfig, build_model
 
     model_cfg = registry.model_entry("gru", "adding").config_class()(hidden_size=6)

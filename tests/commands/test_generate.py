@@ -11,9 +11,9 @@ import torch
 
 from mneme.cli import main
 from mneme.commands.generate import GenerateOptions, encode_prompt, generate, generate_run
+from mneme.config import TrainConfig
 from mneme.models.lm import LMConfig, NGramConfig
 from mneme.tasks.text import CharsConfig, PTBConfig
-from mneme.train.config import TrainConfig
 from mneme.train.run import RunConfig, load_run, train_run
 
 CORPUS = " the cat sat on the mat\n a dog ran home\n <unk> is here\n"

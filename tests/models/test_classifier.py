@@ -10,10 +10,10 @@ import torch
 
 from mneme import registry
 from mneme.cli import main
+from mneme.config import TrainConfig
 from mneme.models.classifier import LSTMClassifierConfig, SequenceClassifier
 from mneme.models.qa import LSTMQAConfig
 from mneme.tasks.retrieval import RetrievalConfig, build_retrieval_task
-from mneme.train.config import TrainConfig
 from mneme.train.run import RunConfig, train_run
 
 SMALL = RetrievalConfig(train_size=256, valid_size=64, test_size=64)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mneme import registry
+from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.models import lm as lm_module
 from mneme.models.lm import (
@@ -28,7 +29,6 @@ from mneme.models.lm import (
     zaremba,
 )
 from mneme.tasks.text import LMSpec, PTBConfig, PTBTask
-from mneme.train.config import TrainConfig
 from mneme.train.loop import Trainer
 
 V = 13

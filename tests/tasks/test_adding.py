@@ -132,7 +132,7 @@ def test_validate_names_the_bad_field(field, value):
 def test_lstm_regressor_learns_short_adding_problem(tmp_path: Path):
     """T = 12: an LSTM gets far below the predict-1 baseline within a few hundred steps."""
     from mneme import registry
-    from mneme.train.config import TrainConfig
+    from mneme.config import TrainConfig
     from mneme.train.run import RunConfig, train_run
 
     task_cfg = AddingConfig(seq_len=12, valid_size=500, test_size=1000)

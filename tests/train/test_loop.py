@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mneme.config import TrainConfig
 from mneme.errors import NonFiniteLossError, UserError
 from mneme.train.checkpoint import load_checkpoint
-from mneme.train.config import TrainConfig
 from mneme.train.hooks import LinearStart
 from mneme.train.logging import read_metrics
 from mneme.train.loop import Trainer, epoch_permutation

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mneme.train.config import TrainConfig
+from mneme.config import TrainConfig
 from mneme.train.distributed import Distributed, from_environment
 from mneme.train.loop import Trainer, evaluate
 from tests.train.toy import ToyLM, ToyStreamTask

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mneme import registry
+from mneme.config import TrainConfig
 from mneme.errors import UserError
-from mneme.train.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.tasks.base import ModelOutput
-from mneme.train.config import TrainConfig
 
 __all__ = [
     "PAPER_BUDGET_SEQUENCES",

@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mneme.config import TrainConfig
 from mneme.decoding.state import reorder_state as _reorder
 from mneme.errors import UserError
 from mneme.tasks.base import ModelOutput
-from mneme.train.config import TrainConfig
 
 __all__ = [
     "FUSED_CELLS",

@@ -148,7 +148,7 @@ def adding_recipe(model_name: str) -> Any:
     core (measured: at T = 100 the LSTM leaves the predict-1 plateau after ~2,700 steps, the IRNN
     after a few hundred).
     """
-    from mneme.train.config import TrainConfig
+    from mneme.config import TrainConfig
 
     return TrainConfig(epochs=25, epoch_steps=250, batch_size=50, optimizer="adam", lr=1e-3,
                        lr_schedule="constant", clip_norm=1.0, eval_batch_size=1000)

@@ -54,9 +54,9 @@ from torch import Tensor, nn
 
 from mneme.attention.attention import Attention
 from mneme.attention.scoring import AdditiveScore, build_score
+from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.tasks.base import ModelOutput
-from mneme.train.config import TrainConfig
 
 __all__ = [
     "ATTENTIONS",

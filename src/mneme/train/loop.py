@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from mneme.config import TrainConfig
 from mneme.errors import NonFiniteLossError, UserError
 from mneme.tasks.base import Batch, DatasetTask, GeneratedTask, Task, reduce_metrics
 from mneme.train.checkpoint import (
@@ -39,7 +40,6 @@ from mneme.train.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from mneme.train.config import TrainConfig
 from mneme.train.distributed import Distributed
 from mneme.train.logging import MetricsLog
 

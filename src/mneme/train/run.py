@@ -19,10 +19,10 @@ from typing import Any
 from torch import nn
 
 from mneme import __version__, registry
+from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.tasks.base import Task
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
-from mneme.train.config import TrainConfig
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
 

@@ -1,4 +1,5 @@
-"""The training configuration shared by every model and task."""
+"""The training configuration shared by every model and task (layer 1: models write recipes in
+it, the training loop reads it)."""
 
 from __future__ import annotations
 
