@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from mneme.attention.attention import keep_mask
 from mneme.attention.scoring import AdditiveScore
 from mneme.errors import UserError
-from mneme.tasks.base import ModelOutput
+from mneme.types import ModelOutput
 
 __all__ = ["PointerConfig", "PointerDecode", "PointerNetwork", "PointerState",
            "build_pointer_network"]

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from mneme.errors import UserError
-from mneme.tasks.base import ModelOutput
+from mneme.types import ModelOutput
 
 __all__ = [
     "MemN2N",

@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 from mneme.errors import UserError
 from mneme.memory.memn2n import QASizes
-from mneme.tasks.base import ModelOutput
+from mneme.types import ModelOutput
 
 __all__ = [
     "ABSENT",
