@@ -24,6 +24,7 @@ run: install
 
 lint:
 	$(PYTHON) -m ruff check src tests benchmarks
+	PYTHONPATH=src lint-imports
 
 test: install-dev lint
 	$(PYTHON) -m pytest -q

@@ -23,8 +23,8 @@ import time
 import numpy as np
 import torch
 
-from mneme.associative.experiments import DEFAULT_LOADS, measure_classical, random_patterns
 from mneme.associative.hopfield import hebbian, recall
+from mneme.commands.hopfield import DEFAULT_LOADS, measure_classical, random_patterns
 
 
 def naive_numpy(w: np.ndarray, s: np.ndarray, rng: np.random.Generator, max_sweeps: int) -> int:

@@ -328,7 +328,7 @@ def cmd_plot(argv: Sequence[str]) -> int:
 
 # -- ask ------------------------------------------------------------------------------------
 def cmd_ask(argv: Sequence[str]) -> int:
-    from mneme.models.ask import ask_loop
+    from mneme.commands.ask import ask_loop
 
     run_dir = _positional_run(argv, "ask")
     args_cls = dataclasses.make_dataclass(
@@ -346,7 +346,8 @@ def cmd_ask(argv: Sequence[str]) -> int:
 
 # -- translate ------------------------------------------------------------------------------
 def cmd_translate(argv: Sequence[str]) -> int:
-    from mneme.models.translate import ATTRIBUTION, translate_command
+    from mneme.commands.translate import translate_command
+    from mneme.models.translate import ATTRIBUTION
 
     run_dir = _positional_run(argv, "translate")
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
@@ -374,7 +375,7 @@ def cmd_translate(argv: Sequence[str]) -> int:
 
 # -- generate -------------------------------------------------------------------------------
 def cmd_generate(argv: Sequence[str]) -> int:
-    from mneme.models.generate import GenerateOptions, generate_run
+    from mneme.commands.generate import GenerateOptions, generate_run
 
     run_dir = _positional_run(argv, "generate")
     args_cls = dataclasses.make_dataclass(
@@ -431,7 +432,7 @@ def cmd_data(argv: Sequence[str]) -> int:
 
 # -- hopfield -------------------------------------------------------------------------------
 def cmd_hopfield(argv: Sequence[str]) -> int:
-    from mneme.associative import experiments as ex
+    from mneme.commands import hopfield as ex
 
     subcommands = {"capacity": ex.CapacityArgs, "recall": ex.RecallArgs}
     if not argv or argv[0] not in subcommands:
@@ -453,7 +454,7 @@ def cmd_hopfield(argv: Sequence[str]) -> int:
 
 # -- diagnose -------------------------------------------------------------------------------
 def cmd_diagnose(argv: Sequence[str]) -> int:
-    from mneme import diagnose
+    from mneme.commands import diagnose
 
     subcommands = {"gradients": diagnose.DiagnoseGradientsArgs}
     if not argv or argv[0] not in subcommands:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mneme.attention import Attention, HardAttention
-from mneme.train.reinforce import reinforce_loss
+from mneme.tasks.reinforce import reinforce_loss
 
 D64 = torch.float64
 PAD = torch.tensor([[True, True, True, False, False], [True, True, True, True, True]])

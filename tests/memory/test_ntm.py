@@ -23,7 +23,7 @@ from mneme.memory.ntm import (
 )
 from mneme.models.build import build_model
 from mneme.models.sequence import SequenceModel, compose, composed_config
-from mneme.train.reinforce import reinforce_loss
+from mneme.tasks.reinforce import reinforce_loss
 
 f64 = torch.float64
 

@@ -7,7 +7,7 @@ trains the scores:
 
 * ``"reinforce"``: the score-function estimator (Williams 1992; Xu et al. 2015, eqs. 10-12). The
   layer returns ``log_prob`` ``(B,)``, the summed log-probability of its choices; a model puts it
-  in ``ModelOutput.log_prob`` and the loss adds ``mneme.train.reinforce.reinforce_loss`` (with a
+  in ``ModelOutput.log_prob`` and the loss adds ``mneme.tasks.reinforce.reinforce_loss`` (with a
   learned baseline, as Xu et al.'s moving-average baseline lowers the variance). ``entropy``
   ``(B,)`` is returned for their entropy bonus.
 * ``"straight_through"``: the forward pass uses the one-hot choice, the backward pass the

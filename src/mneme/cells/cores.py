@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mneme.cells.stacks import RecurrentStack, build_stack
+from mneme.cells.build import build_stack
+from mneme.cells.stacks import RecurrentStack
 from mneme.errors import UserError
 from mneme.registry import register_core
 

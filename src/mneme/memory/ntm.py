@@ -25,7 +25,7 @@ Stochastic hard read addressing (``addressing="hard"``, after Zaremba & Sutskeve
 "Reinforcement Learning Neural Turing Machines", who train discrete memory actions with
 REINFORCE): every read head samples ONE slot from its weighting (argmax in eval mode) and reads
 that row exactly; ``NTMState.log_prob`` accumulates the log-probability of the sampled slots, so
-``mneme.train.reinforce.reinforce_loss`` trains the read addressing. The head then sits at the
+``mneme.tasks.reinforce.reinforce_loss`` trains the read addressing. The head then sits at the
 sampled slot (its one-hot is next step's w_{t-1}). Writes stay soft.
 
 Collier & Beel 2018 (ICANN, arXiv 1807.08518) report that memory initialised to a small constant

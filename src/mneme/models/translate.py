@@ -1,10 +1,10 @@
-"""Decoding a trained sequence-to-sequence run: ``mneme translate`` and decode-based evaluation.
+"""Decoding a trained sequence-to-sequence run: decode-based evaluation, one-sentence translation.
 
 ``evaluate_decoding`` decodes every source of a split (greedy, beam or sampled) and scores the
 outputs: exact match against the references, BLEU for translation (sacrebleu corpus BLEU through
 ``TranslationTask.bleu``), and exact match per source length for reversal. ``translate_text``
 turns one typed sentence into the output and its alignment (Bahdanau et al. 2015, figure 3;
-drawn by ``mneme.viz.alignment``).
+drawn by ``mneme.viz.alignment``); ``mneme.commands.translate`` is the command that prints it.
 
 Translation data: Tatoeba sentences (CC-BY 2.0 FR), from "www.manythings.org/anki and
 tatoeba.org".
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
@@ -180,42 +179,3 @@ def translate_text(task: Any, model: Any, text: str, *, strategy: str = "greedy"
     attention = None if result.attention is None else result.attention[0]
     return TextTranslation(shown, unknown, output, _detokenize(task, output), attention,
                            result.finished[0])
-
-
-def translate_command(run_dir: Path, text: str, out: IO[str], *, strategy: str = "greedy",
-                      beam_width: int = 5, length_penalty: float = 0.0,
-                      plot: str | None = None, data_dir: str | None = None) -> int:
-    """``mneme translate RUN TEXT``: print the translation, optionally save the alignment PNG.
-
-    Raises:
-        UserError: a run that is not seq2seq, empty text, a bad strategy or width.
-    """
-    from mneme.train.run import load_run
-
-    if strategy not in ("greedy", "beam", "sample"):
-        raise UserError(f"--strategy must be greedy, beam or sample (got {strategy!r})")
-    if beam_width < 1:
-        raise UserError(f"--beam-width must be >= 1 (got {beam_width})")
-    if not text.strip():
-        raise UserError("nothing to translate: give a sentence, e.g. \"je suis content .\"")
-    overrides = {"data_dir": data_dir} if data_dir else None
-    config, task, model = load_run(Path(run_dir), overrides=overrides)
-    _check_seq2seq(model, "translate")
-    result = translate_text(task, model, text, strategy=strategy, beam_width=beam_width,
-                            length_penalty=length_penalty)
-    if result.unknown:
-        out.write(f"note: unknown word(s) read as {UNK}: {', '.join(result.unknown)}\n")
-    out.write(result.text + "\n")
-    if not result.finished:
-        out.write("note: the output was cut at the length limit (no </s>)\n")
-    if plot:
-        if result.attention is None:
-            out.write("note: this model has no attention; no alignment to plot\n")
-        else:
-            from mneme.viz.alignment import plot_alignment
-
-            title = f"{config.model_name} ({config.model.attention}, {strategy})"
-            path = plot_alignment(result.source, [*result.output, "</s>"], result.attention,
-                                  Path(plot), title=title)
-            out.write(f"alignment plot: {path}\n")
-    return 0

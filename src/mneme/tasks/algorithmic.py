@@ -36,7 +36,7 @@ from torch import Tensor
 
 from mneme.errors import UserError
 from mneme.registry import register_task
-from mneme.train.reinforce import reinforce_loss
+from mneme.tasks.reinforce import reinforce_loss
 from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = [

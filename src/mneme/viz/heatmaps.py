@@ -1,4 +1,5 @@
-"""Heatmaps of attention over a sequence's own past (fast weights, self-attention)."""
+"""Heatmaps of attention over a sequence's own past (fast weights, self-attention), and of a
+memory network's hops over the sentences of a story (``mneme ask``, ``mneme plot``)."""
 
 from __future__ import annotations
 
@@ -39,5 +40,46 @@ def plot_attention_over_past(
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_attention(
+    story: Sequence[str], question: str, word: str, weights: Tensor, path: Path
+) -> Path:
+    """A heatmap of the attention of every hop over the story sentences, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hops = weights.shape[0]
+    story = list(story) + ["(null memory)"] * (weights.shape[1] - len(story))
+    fig, ax = plt.subplots(
+        figsize=(
+            2.5 + 1.1 * hops + 0.07 * max(map(len, story), default=10),
+            1.2 + 0.35 * len(story),
+        )
+    )
+    image = ax.imshow(weights.T.numpy(), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(hops), [f"hop {k + 1}" for k in range(hops)])
+    ax.set_yticks(range(len(story)), list(story), fontsize=8)
+    for k in range(hops):
+        for i in range(len(story)):
+            value = float(weights[k, i])
+            ax.text(
+                k,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > 0.6 else "black",
+            )
+    ax.set_title(f"{question}  ->  {word}", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

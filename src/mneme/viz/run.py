@@ -50,8 +50,8 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
     """
     import torch
 
-    from mneme.models.ask import plot_attention
     from mneme.train.run import load_run, read_config, selected_dir
+    from mneme.viz.heatmaps import plot_attention
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)

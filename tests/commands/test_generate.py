@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from mneme.cli import main
+from mneme.commands.generate import GenerateOptions, encode_prompt, generate, generate_run
 from mneme.config import TrainConfig
-from mneme.models.generate import GenerateOptions, encode_prompt, generate, generate_run
 from mneme.models.lm import LMConfig, NGramConfig
 from mneme.tasks.text import CharsConfig, PTBConfig
 from mneme.train.run import RunConfig, load_run, train_run

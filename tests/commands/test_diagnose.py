@@ -1,4 +1,4 @@
-"""``mneme.diagnose``: gradient norms by lag, checked against hand-computed Jacobian products."""
+"""``mneme.commands.diagnose``: gradient norms by lag, checked against hand-computed Jacobians."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from mneme.cli import main
-from mneme.diagnose import (
+from mneme.commands.diagnose import (
     fit_rate,
     gradient_norms_by_lag,
     recurrent_weight,
@@ -136,7 +136,7 @@ def test_irnn_keeps_the_gradient_of_active_units():
 
 def test_every_cell_of_the_library_can_be_diagnosed():
     from mneme.cells import CELLS
-    from mneme.diagnose import init_core
+    from mneme.commands.diagnose import init_core
 
     for cell in CELLS:
         core = init_core(cell, 6, seed=0)

@@ -15,6 +15,7 @@ from typing import IO, Any
 import torch
 
 from mneme.errors import UserError
+from mneme.viz.heatmaps import plot_attention
 
 
 def answer(
@@ -58,47 +59,6 @@ def format_answer(story: Sequence[str], question: str, word: str, weights: Any) 
             cols = "  ".join(f"{float(weights[k, i]):5.3f}" for k in range(hops))
             lines.append(f"{cols}  {sentence}")
     return "\n".join(lines)
-
-
-def plot_attention(
-    story: Sequence[str], question: str, word: str, weights: torch.Tensor, path: Path
-) -> Path:
-    """A heatmap of the attention of every hop over the story sentences, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    hops = weights.shape[0]
-    story = list(story) + ["(null memory)"] * (weights.shape[1] - len(story))
-    fig, ax = plt.subplots(
-        figsize=(
-            2.5 + 1.1 * hops + 0.07 * max(map(len, story), default=10),
-            1.2 + 0.35 * len(story),
-        )
-    )
-    image = ax.imshow(weights.T.numpy(), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(hops), [f"hop {k + 1}" for k in range(hops)])
-    ax.set_yticks(range(len(story)), list(story), fontsize=8)
-    for k in range(hops):
-        for i in range(len(story)):
-            value = float(weights[k, i])
-            ax.text(
-                k,
-                i,
-                f"{value:.2f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if value > 0.6 else "black",
-            )
-    ax.set_title(f"{question}  ->  {word}", fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def ask_loop(

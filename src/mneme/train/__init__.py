@@ -1,0 +1,1 @@
+"""Training: the loop, checkpoints, distributed data parallel, run directories (layer 5)."""
