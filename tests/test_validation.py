@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -206,3 +208,57 @@ def test_invalid_formats_cross_field_errors() -> None:
     assert isinstance(error, ConfigError) and str(error) == "Span.low must be odd (got 3)"
     error = invalid(Span(), "high", "needs x", got="1 and 2")
     assert str(error) == "Span.high needs x (got 1 and 2)"
+
+
+def test_run_config_validates_its_parts() -> None:
+    from mneme.memory.memn2n import MemN2NConfig
+    from mneme.tasks.babi import BabiConfig
+    from mneme.train.config import TrainConfig
+    from mneme.train.run import RunConfig
+
+    good = RunConfig("babi", BabiConfig(), "memn2n", MemN2NConfig(), TrainConfig())
+    good.validate()
+    for part, message in [
+        ({"task": BabiConfig(memory_size=0)}, "BabiConfig.memory_size must be >= 1 (got 0)"),
+        ({"model": MemN2NConfig(hops=0)}, "MemN2NConfig.hops must be >= 1 (got 0)"),
+        ({"train": TrainConfig(lr=0.0)}, "TrainConfig.lr must be in (0, inf) (got 0.0)"),
+        ({"task": BabiConfig(tasks=(1,))}, "BabiConfig.tasks picks the joint-training subset; "
+                                           "set joint=True (got (1,))"),
+    ]:
+        with pytest.raises(ConfigError, match=_exact(message)):
+            dataclasses.replace(good, **part).validate()
+
+
+# -- every declared config in the package -------------------------------------------------------
+def _declared_configs() -> list[type]:
+    """Every dataclass defined in mneme with at least one declared field rule."""
+    root = Path(mneme.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[-1] == "__main__":  # importing it runs the CLI
+            continue
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (isinstance(value, type) and dataclasses.is_dataclass(value)
+                    and value.__module__ == name
+                    and any(isinstance(v, Rule) for f in dataclasses.fields(value)
+                            for v in f.metadata.values())):
+                found.append(value)
+    return found
+
+
+DECLARED = _declared_configs()
+
+
+def test_the_walk_finds_the_configs() -> None:
+    names = {cls.__name__ for cls in DECLARED}
+    assert len(DECLARED) >= 24
+    assert {"TrainConfig", "NTMConfig", "BabiConfig", "GenerateOptions", "TSPConfig"} <= names
+
+
+@pytest.mark.parametrize("cls", DECLARED, ids=lambda cls: cls.__qualname__)
+def test_every_declared_config_validates_its_defaults(cls: type) -> None:
+    assert issubclass(cls, Validated)
+    cls().validate()

@@ -303,13 +303,6 @@ def model_entry(name: str, task: str | None = None) -> Entry:
     return entry
 
 
-def validate(config: Any) -> None:
-    """Run ``config.validate()`` if it has one (raises ``UserError`` naming the field)."""
-    check = getattr(config, "validate", None)
-    if callable(check):
-        check()
-
-
 def config_from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
     """Build the frozen dataclass ``cls`` from plain JSON values.
 
