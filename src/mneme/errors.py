@@ -18,6 +18,11 @@ class UserError(MnemeError):
     """A user mistake: bad input, unknown name, missing file. The CLI exits with code 2."""
 
 
+class ConfigError(UserError, ValueError):
+    """An invalid config value; the message names the class and the field, e.g.
+    ``NTMConfig.memory_size must be >= 1 (got 0)``. Raised by ``mneme.validation``."""
+
+
 class DataFormatError(UserError, ValueError):
     """A malformed line in a dataset file; the message names the file and the line number.
 

@@ -45,7 +45,6 @@ __all__ = [
     "register_task",
     "task_entry",
     "to_dict",
-    "validate",
 ]
 
 PLUGINS_ENV = "MNEME_PLUGINS"
@@ -213,13 +212,6 @@ def task_entry(name: str) -> Entry:
 def core_entry(name: str) -> Entry:
     """The registered core ``name``; ``UserError`` listing the known ones otherwise."""
     return _lookup("core", name)
-
-
-def validate(config: Any) -> None:
-    """Run ``config.validate()`` if it has one (raises ``UserError`` naming the field)."""
-    check = getattr(config, "validate", None)
-    if callable(check):
-        check()
 
 
 def config_from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:

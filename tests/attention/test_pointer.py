@@ -138,10 +138,15 @@ def test_registry_builds_model_and_config_validation():
     entry = model_entry("ptr-net", "convex-hull")
     model = entry.build(PointerConfig(hidden_size=8), task.spec)
     assert model.end is not None and model.embed.in_features == 2
-    with pytest.raises(UserError, match=r"model\.hidden_size"):
+    with pytest.raises(UserError, match=r"^PointerConfig\.hidden_size must be >= 1 \(got 0\)$"):
         PointerConfig(hidden_size=0).validate()
-    with pytest.raises(UserError, match=r"model\.beam_width"):
+    with pytest.raises(UserError, match=r"^PointerConfig\.beam_width must be >= 1 \(got 0\)$"):
         PointerConfig(beam_width=0).validate()
+    with pytest.raises(UserError, match=r"^PointerConfig\.attention_size must be >= 1"):
+        PointerConfig(attention_size=0).validate()
+    with pytest.raises(UserError, match=r"^PointerConfig\.init_scale must be >= 0 "):
+        PointerConfig(init_scale=-0.1).validate()
+    PointerConfig(attention_size=None, init_scale=0.0).validate()
     _, train = recipe("convex-hull", "ptr-net", task.config, PointerConfig())
     assert train.batch_size == 128 and train.clip_norm == 2.0
 

@@ -78,10 +78,12 @@ def test_generate_cli_strategies(ptb_run: Path, strategy: str,
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--strategy", "nucleus"], "--strategy must be one of greedy, sample, beam"),
-    (["--temperature", "-1"], "--temperature must be >= 0"),
-    (["--max-tokens", "0"], "--max-tokens must be >= 1"),
-    (["--n-best", "9", "--beam-width", "2"], "--n-best must be in 1..--beam-width"),
+    (["--strategy", "nucleus"],
+     "GenerateOptions.strategy must be one of 'greedy', 'sample', 'beam' (got 'nucleus')"),
+    (["--temperature", "-1"], "GenerateOptions.temperature must be >= 0 (got -1.0)"),
+    (["--max-tokens", "0"], "GenerateOptions.max_tokens must be >= 1 (got 0)"),
+    (["--n-best", "9", "--beam-width", "2"],
+     "GenerateOptions.n_best must be <= beam_width = 2 (got 9)"),
 ])
 def test_generate_cli_user_errors(ptb_run: Path, args: list[str], message: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import dataclass, replace
 
 import pytest
@@ -76,9 +77,10 @@ ALL_VARIANTS = list(
 )
 def test_config_validate_names_the_bad_field(field: str, value: object) -> None:
     config = replace(MemN2NConfig(), **{field: value})
-    with pytest.raises(UserError, match=field):
+    message = rf"^MemN2NConfig\.{field} must .* \(got {re.escape(repr(value))}\)$"
+    with pytest.raises(UserError, match=message):
         config.validate()
-    with pytest.raises(UserError, match=field):
+    with pytest.raises(UserError, match=message):
         MemN2N(config, vocab_size=10, memory_size=5)
 
 

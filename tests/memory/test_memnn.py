@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,8 @@ def reference(model: MemNN, inputs: dict[str, torch.Tensor], b: int, teacher: bo
      ("response_features", "bag")],
 )
 def test_config_validation_names_the_field(field: str, value: float) -> None:
-    with pytest.raises(UserError, match=f"model.{field}"):
+    message = rf"^MemNNConfig\.{field} must .* \(got {re.escape(repr(value))}\)$"
+    with pytest.raises(UserError, match=message):
         dataclasses.replace(MemNNConfig(), **{field: value}).validate()
 
 

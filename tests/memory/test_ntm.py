@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import pytest
 import torch
@@ -68,20 +69,24 @@ def _random_state(core: NTM, b: int, seed: int = 1) -> NTMState:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("memory_size", 0, "model.memory_size must be >= 1"),
-        ("read_heads", 0, "model.read_heads"),
-        ("shift_range", -1, "model.shift_range"),
-        ("controller", "gru", "model.controller"),
-        ("memory_init", "zeros", "model.memory_init"),
-        ("addressing", "sparse", "model.addressing"),
-        ("clip_controller", 0.0, "model.clip_controller"),
+        ("memory_size", 0, "NTMConfig.memory_size must be >= 1 (got 0)"),
+        ("memory_size", 2.5, "NTMConfig.memory_size must be an integer (got 2.5)"),
+        ("read_heads", 0, "NTMConfig.read_heads must be >= 1 (got 0)"),
+        ("shift_range", -1, "NTMConfig.shift_range must be >= 0 (got -1)"),
+        ("controller", "gru", "NTMConfig.controller must be one of 'lstm', 'feedforward' "
+                              "(got 'gru')"),
+        ("memory_init", "zeros", "NTMConfig.memory_init must be one of"),
+        ("addressing", "sparse", "NTMConfig.addressing must be one of 'soft', 'hard'"),
+        ("clip_controller", 0.0, "NTMConfig.clip_controller must be in (0, inf) (got 0.0)"),
+        ("clip_controller", math.inf, "NTMConfig.clip_controller must be in (0, inf) (got inf)"),
     ],
 )
 def test_config_validation_names_the_field(field, value, message):
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         NTMConfig(**{field: value}).validate()
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(UserError, match=re.escape(message)):
         NTM(3, NTMConfig(**{field: value}))
+    NTMConfig(clip_controller=None).validate()
 
 
 def test_defaults_are_the_papers_copy_ntm():
@@ -406,7 +411,7 @@ def test_ntm_is_a_registered_core():
     core = build_ntm_core(NTMConfig(memory_size=8, word_size=5), 9)
     assert isinstance(core, NTM) and core.output_size == 100 + 5 and not core.stochastic
     assert build_ntm_core(NTMConfig(addressing="hard"), 9).stochastic
-    with pytest.raises(UserError, match=r"model\.memory_size"):
+    with pytest.raises(UserError, match=r"NTMConfig\.memory_size"):
         build_ntm_core(NTMConfig(memory_size=0), 9)
     # the composed config is NTMConfig's fields plus the composition's two
     cls = composed_config(entry)

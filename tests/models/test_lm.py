@@ -82,7 +82,7 @@ def test_tied_weights_share_one_parameter() -> None:
     with torch.no_grad():
         tied.embedding.weight[3].fill_(0.5)
     assert torch.all(tied.decoder.weight[3] == 0.5)
-    with pytest.raises(UserError, match=r"model\.tie_weights"):
+    with pytest.raises(UserError, match=r"^LMConfig\.tie_weights .* \(got 5 and 7\)$"):
         LMConfig(hidden_size=7, embedding_dim=5, tie_weights=True).validate()
 
 
@@ -90,14 +90,16 @@ def test_init_scale_and_config_errors() -> None:
     model = RNNLanguageModel(LMConfig(hidden_size=9, init_scale=0.05), V)
     assert all(float(p.detach().abs().max()) <= 0.05 for p in model.parameters())
     assert max(float(p.detach().abs().max()) for p in model.parameters()) > 0.04
-    for bad, field in ((dict(hidden_size=0), "model.hidden_size"),
-                       (dict(dropout=1.0), "model.dropout"),
-                       (dict(init_scale=-1.0), "model.init_scale")):
-        with pytest.raises(UserError, match=re.escape(field)):
+    for bad, message in ((dict(hidden_size=0), "LMConfig.hidden_size must be >= 1 (got 0)"),
+                         (dict(dropout=1.0), "LMConfig.dropout must be in [0, 1) (got 1.0)"),
+                         (dict(init_scale=-1.0), "LMConfig.init_scale must be >= 0 (got -1.0)"),
+                         (dict(embedding_dim=0), "LMConfig.embedding_dim must be >= 1 (got 0)"),
+                         (dict(cell=""), "LMConfig.cell must name a cell")):
+        with pytest.raises(UserError, match=re.escape(message)):
             LMConfig(**bad).validate()  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"model\.cell 'nosuchcell'"):
         RNNLanguageModel(LMConfig(cell="nosuchcell"), V)
-    with pytest.raises(UserError, match=r"model\.order"):
+    with pytest.raises(UserError, match=r"^NGramConfig\.order must be >= 2 \(got 1\)$"):
         NGramConfig(order=1).validate()
 
 
@@ -236,7 +238,7 @@ def test_mneme_cells_stacks_carry_state(cell: str, extra: dict[str, object]) -> 
     b = model(x[:, 3:], state=a.state)
     torch.testing.assert_close(torch.cat([a.logits, b.logits], 1), full.logits)
     assert isinstance(a.state, tuple) and all(isinstance(t, Tensor) for t in a.state)
-    with pytest.raises(UserError, match=r"model\.recurrent_dropout needs"):
+    with pytest.raises(UserError, match=r"^LMConfig\.recurrent_dropout needs .*\(got 0\.2\)$"):
         LMConfig(recurrent_dropout=0.2).validate()
 
 

@@ -207,14 +207,19 @@ def test_gradcheck_in_float64():
 
 
 def test_config_validation_registry_and_recipe():
-    with pytest.raises(UserError, match=r"model\.attention"):
+    with pytest.raises(UserError, match=r"^Seq2SeqConfig\.attention must be one of 'none', "
+                                        r"'additive', .* \(got 'cosine'\)$"):
         Seq2SeqConfig(attention="cosine").validate()  # type: ignore[arg-type]
-    with pytest.raises(UserError, match=r"model\.hidden_size"):
+    with pytest.raises(UserError, match=r"^Seq2SeqConfig\.hidden_size must be >= 1 \(got 0\)$"):
         Seq2SeqConfig(hidden_size=0).validate()
-    with pytest.raises(UserError, match=r"model\.teacher_forcing"):
+    with pytest.raises(UserError, match=r"^Seq2SeqConfig\.teacher_forcing must be in \[0, 1\] "
+                                        r"\(got 1\.5\)$"):
         Seq2SeqConfig(teacher_forcing=1.5).validate()
-    with pytest.raises(UserError, match=r"model\.dropout"):
+    with pytest.raises(UserError, match=r"^Seq2SeqConfig\.dropout must be in \[0, 1\) "
+                                        r"\(got 1\.0\)$"):
         Seq2SeqConfig(dropout=1.0).validate()
+    with pytest.raises(UserError, match=r"^Seq2SeqConfig\.cell must be one of 'gru', 'lstm'"):
+        Seq2SeqConfig(cell="rnn").validate()  # type: ignore[arg-type]
     entry = model_entry("seq2seq", "reversal")
     assert entry.config_class() is Seq2SeqConfig
     with pytest.raises(UserError, match="built for"):

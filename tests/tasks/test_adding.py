@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -121,12 +122,16 @@ def test_generalisation_lengths_are_grouped_in_the_test_split():
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("seq_len", 1), ("error_threshold", 0.0), ("valid_size", 0), ("test_lengths", (1,)),
-     ("marker_placement", "middle")],
+    ("field", "value", "message"),
+    [("seq_len", 1, "seq_len must be >= 2 (got 1)"),
+     ("error_threshold", 0.0, "error_threshold must be > 0 (got 0.0)"),
+     ("valid_size", 0, "valid_size must be >= 1 (got 0)"),
+     ("test_lengths", (5, 1), "test_lengths must all be >= 2 (got 1)"),
+     ("marker_placement", "middle",
+      "marker_placement must be one of 'halves', 'anywhere' (got 'middle')")],
 )
-def test_validate_names_the_bad_field(field, value):
-    with pytest.raises(UserError, match=field):
+def test_validate_names_the_bad_field(field, value, message):
+    with pytest.raises(UserError, match="^" + re.escape(f"AddingConfig.{message}") + "$"):
         AddingTask(AddingConfig(**{field: value}))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -300,16 +301,24 @@ def test_decode_example_trims_and_names_channels():
     assert decode_example(task, batch, 0).outputs is None
 
 
-@pytest.mark.parametrize(("cls", "cfg", "field"), [
-    (CopyTask, CopyConfig(min_length=0), "min_length"),
-    (CopyTask, CopyConfig(min_length=5, max_length=4), "max_length"),
-    (CopyTask, CopyConfig(test_lengths=(0,)), "test_lengths"),
-    (RepeatCopyTask, RepeatCopyConfig(min_repeats=3, max_repeats=2), "max_repeats"),
-    (AssociativeRecallTask, AssociativeRecallConfig(min_items=1), "min_items"),
-    (AssociativeRecallTask, AssociativeRecallConfig(test_items=(1,)), "test_items"),
-    (PrioritySortTask, PrioritySortConfig(num_outputs=21), "num_inputs"),
-    (PrioritySortTask, PrioritySortConfig(valid_size=0), "valid_size"),
+@pytest.mark.parametrize(("cls", "cfg", "message"), [
+    (CopyTask, CopyConfig(min_length=0), "CopyConfig.min_length must be >= 1 (got 0)"),
+    (CopyTask, CopyConfig(min_length=5, max_length=4),
+     "CopyConfig.max_length must be >= min_length = 5 (got 4)"),
+    (CopyTask, CopyConfig(test_lengths=(0,)), "CopyConfig.test_lengths must all be >= 1 (got 0)"),
+    (RepeatCopyTask, RepeatCopyConfig(min_repeats=3, max_repeats=2),
+     "RepeatCopyConfig.max_repeats must be >= min_repeats = 3 (got 2)"),
+    (RepeatCopyTask, RepeatCopyConfig(test_repeats=(4, 0)),
+     "RepeatCopyConfig.test_repeats must all be >= 1 (got 0)"),
+    (AssociativeRecallTask, AssociativeRecallConfig(min_items=1),
+     "AssociativeRecallConfig.min_items must be >= 2 (got 1)"),
+    (AssociativeRecallTask, AssociativeRecallConfig(test_items=(1,)),
+     "AssociativeRecallConfig.test_items must all be >= 2 (got 1)"),
+    (PrioritySortTask, PrioritySortConfig(num_outputs=21),
+     "PrioritySortConfig.num_inputs must be >= num_outputs = 21 (got 20)"),
+    (PrioritySortTask, PrioritySortConfig(valid_size=0),
+     "PrioritySortConfig.valid_size must be >= 1 (got 0)"),
 ])
-def test_bad_config_names_the_field(cls, cfg, field):
-    with pytest.raises(UserError, match=field):
+def test_bad_config_names_the_field(cls, cfg, message):
+    with pytest.raises(UserError, match="^" + re.escape(message) + "$"):
         cls(cfg)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 from pathlib import Path
 
@@ -190,14 +191,19 @@ def test_vocabulary_order_unknown_and_roundtrip(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- config and data dir
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"task_id": 0}, "task_id"), ({"task_id": 21}, "task_id"), ({"memory_size": 0}, "memory_size"),
-    ({"valid_fraction": 0.5}, "valid_fraction"), ({"valid_fraction": -0.1}, "valid_fraction"),
-    ({"joint": True, "tasks": (1, 1)}, "tasks"), ({"tasks": (1, 2)}, "tasks"),
-    ({"size": "5k"}, "size"),
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"task_id": 0}, "task_id must be in [1, 20] (got 0)"),
+    ({"task_id": 21}, "task_id must be in [1, 20] (got 21)"),
+    ({"memory_size": 0}, "memory_size must be >= 1 (got 0)"),
+    ({"valid_fraction": 0.5}, "valid_fraction must be in [0, 0.5) (got 0.5)"),
+    ({"valid_fraction": -0.1}, "valid_fraction must be in [0, 0.5) (got -0.1)"),
+    ({"joint": True, "tasks": (1, 21)}, "tasks must all be in [1, 20] (got 21)"),
+    ({"joint": True, "tasks": (1, 1)}, "tasks must be distinct task ids (got (1, 1))"),
+    ({"tasks": (1, 2)}, "tasks picks the joint-training subset; set joint=True (got (1, 2))"),
+    ({"size": "5k"}, "size must be one of '1k', '10k' (got '5k')"),
 ])
-def test_config_validation_names_the_field(changes: dict, field: str) -> None:
-    with pytest.raises(UserError, match=field):
+def test_config_validation_names_the_field(changes: dict, message: str) -> None:
+    with pytest.raises(UserError, match="^" + re.escape(f"BabiConfig.{message}") + "$"):
         BabiConfig(**changes).validate()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -88,10 +90,13 @@ def test_stream_task_is_generated_not_dataset():
         next(task.eval_batches("train", 4))
 
 
-@pytest.mark.parametrize(("field", "value"), [("num_pairs", 0), ("num_pairs", 27),
-                                              ("valid_size", 0)])
-def test_bad_config_names_the_field(field, value):
-    with pytest.raises(UserError, match=field):
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("num_pairs", 0, "num_pairs must be in [1, 26] (got 0)"),
+    ("num_pairs", 27, "num_pairs must be in [1, 26] (got 27)"),
+    ("valid_size", 0, "valid_size must be >= 1 (got 0)"),
+])
+def test_bad_config_names_the_field(field, value, message):
+    with pytest.raises(UserError, match="^" + re.escape(f"RetrievalConfig.{message}") + "$"):
         RetrievalTask(RetrievalConfig(**{field: value}))
 
 

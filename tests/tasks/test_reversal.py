@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -83,11 +85,16 @@ def test_metrics_sum_per_token_and_group_test_lengths():
         torch.zeros(*valid.targets.shape, 9)), valid))
 
 
-@pytest.mark.parametrize(("field", "value"), [("symbols", 1), ("min_length", 0),
-                                              ("max_length", 1), ("test_lengths", ()),
-                                              ("valid_size", 0)])
-def test_config_validation_names_the_field(field, value):
-    with pytest.raises(UserError, match=rf"task\.{field}"):
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("symbols", 1, "symbols must be >= 2 (got 1)"),
+    ("min_length", 0, "min_length must be >= 1 (got 0)"),
+    ("max_length", 1, "max_length must be >= min_length = 2 (got 1)"),
+    ("test_lengths", (), "test_lengths must not be empty (got ())"),
+    ("test_lengths", (3, 0), "test_lengths must all be >= 1 (got 0)"),
+    ("valid_size", 0, "valid_size must be >= 1 (got 0)"),
+])
+def test_config_validation_names_the_field(field, value, message):
+    with pytest.raises(UserError, match="^" + re.escape(f"ReversalConfig.{message}") + "$"):
         _task(**{field: value})
 
 

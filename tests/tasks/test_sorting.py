@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -165,15 +166,17 @@ def test_splits_are_fixed_and_distinct():
         a.split("dev")
 
 
-@pytest.mark.parametrize("cfg, field", [
-    (SortConfig(n=1), "task.n"),
-    (ConvexHullConfig(n=2), "task.n"),
-    (TSPConfig(n=5, n_max=9), "8"),
-    (SortConfig(n=5, n_max=4), "task.n_max"),
-    (SortConfig(train_size=0), "task.train_size"),
+@pytest.mark.parametrize("cfg, message", [
+    (SortConfig(n=1), "SortConfig.n must be >= 2 for sort (got 1)"),
+    (ConvexHullConfig(n=2), "ConvexHullConfig.n must be >= 3 for convex-hull (got 2)"),
+    (TSPConfig(n=5, n_max=9),
+     "TSPConfig.n_max must be <= 8 for tsp, the brute-force limit (got 9)"),
+    (TSPConfig(n=9), "TSPConfig.n must be <= 8 for tsp, the brute-force limit (got 9)"),
+    (SortConfig(n=5, n_max=4), "SortConfig.n_max must be >= n = 5 (got 4)"),
+    (SortConfig(train_size=0), "SortConfig.train_size must be >= 1 (got 0)"),
 ])
-def test_config_validation_names_the_field(cfg, field):
-    with pytest.raises(UserError, match=field):
+def test_config_validation_names_the_field(cfg, message):
+    with pytest.raises(UserError, match="^" + re.escape(message) + "$"):
         cfg.validate()
 
 

@@ -127,11 +127,13 @@ def test_empty_file_and_missing_data(tmp_path: Path) -> None:
 
 
 def test_config_validation() -> None:
-    with pytest.raises(UserError, match=r"task\.seq_len"):
+    with pytest.raises(UserError, match=r"^PTBConfig\.seq_len must be >= 1 \(got 0\)$"):
         PTBConfig(seq_len=0).validate()
-    with pytest.raises(UserError, match=r"task\.valid_fraction"):
+    with pytest.raises(UserError, match=r"^CharsConfig\.valid_fraction must be in \(0, 0\.5\) "
+                                        r"\(got 0\.0\)$"):
         CharsConfig(valid_fraction=0.0).validate()
-    with pytest.raises(UserError, match=r"must be < 0\.5"):
+    with pytest.raises(UserError, match=r"^CharsConfig\.valid_fraction \+ test_fraction must be "
+                                        r"< 0\.5 \(got 0\.3 \+ 0\.3\)$"):
         CharsConfig(valid_fraction=0.3, test_fraction=0.3).validate()
 
 

@@ -110,8 +110,11 @@ def test_malformed_and_missing_files(tmp_path: Path) -> None:
         read_pairs(bad)
     with pytest.raises(MissingDataError, match="manythings"):
         TranslationTask(TranslationConfig(data_dir=str(tmp_path / "nowhere")))
-    with pytest.raises(UserError, match="max_length"):
+    with pytest.raises(UserError, match=r"^TranslationConfig\.max_length must be >= 1 \(got 0\)$"):
         TranslationConfig(max_length=0).validate()
+    with pytest.raises(UserError, match=r"^TranslationConfig\.test_fraction must be in \(0, 0\.5\) "
+                                        r"\(got 0\.5\)$"):
+        TranslationConfig(test_fraction=0.5).validate()
 
 
 @pytest.mark.skipif(not os.environ.get("MNEME_DATA"), reason="MNEME_DATA is not set")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -151,10 +153,21 @@ def test_epoch_permutation_is_a_deterministic_permutation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("batch_size", 0), ("epochs", -1), ("lr", -0.1), ("clip_norm", 0.0)]
+    ("field", "value", "message"),
+    [("batch_size", 0, "batch_size must be >= 1 (got 0)"),
+     ("epochs", -1, "epochs must be >= 1 (got -1)"),
+     ("lr", -0.1, "lr must be in (0, inf) (got -0.1)"),
+     ("lr", math.inf, "lr must be in (0, inf) (got inf)"),
+     ("lr_decay", 0.0, "lr_decay must be in (0, 1] (got 0.0)"),
+     ("lr_decay_start", -1, "lr_decay_start must be >= 0 (got -1)"),
+     ("clip_norm", 0.0, "clip_norm must be > 0 (got 0.0)"),
+     ("clip_value", -1.0, "clip_value must be > 0 (got -1.0)"),
+     ("momentum", -0.5, "momentum must be >= 0 (got -0.5)"),
+     ("weight_decay", -1e-4, "weight_decay must be >= 0 (got -0.0001)")],
 )
-def test_config_validation_names_the_field(field: str, value: float) -> None:
+def test_config_validation_names_the_field(field: str, value: float, message: str) -> None:
     import dataclasses
 
-    with pytest.raises(UserError, match=f"train.{field}"):
+    with pytest.raises(UserError, match="^" + re.escape(f"TrainConfig.{message}") + "$"):
         dataclasses.replace(CFG, **{field: value}).validate()
+    dataclasses.replace(CFG, clip_norm=None, clip_value=None, lr_decay=1.0).validate()

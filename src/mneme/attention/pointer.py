@@ -30,7 +30,7 @@ K = N (+ 1 END) positions, L decoded length.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -41,13 +41,14 @@ from mneme.attention.scoring import AdditiveScore
 from mneme.errors import UserError
 from mneme.registry import register_model
 from mneme.types import ModelOutput
+from mneme.validation import Validated, at_least
 
 __all__ = ["PointerConfig", "PointerDecode", "PointerNetwork", "PointerState",
            "build_pointer_network"]
 
 
 @dataclass(frozen=True)
-class PointerConfig:
+class PointerConfig(Validated):
     """Pointer network settings.
 
     The paper (section 4.1) used one LSTM layer of 256 or 512 units for every task, uniform
@@ -64,23 +65,11 @@ class PointerConfig:
         beam_width: 1 decodes greedily; more uses beam search.
     """
 
-    hidden_size: int = 128
-    attention_size: int | None = None
-    init_scale: float = 0.08
+    hidden_size: int = field(default=128, metadata=at_least(1))
+    attention_size: int | None = field(default=None, metadata=at_least(1))
+    init_scale: float = field(default=0.08, metadata=at_least(0.0))
     mask_visited: bool = True
-    beam_width: int = 1
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.hidden_size < 1:
-            raise UserError(f"model.hidden_size must be >= 1 (got {self.hidden_size})")
-        if self.attention_size is not None and self.attention_size < 1:
-            raise UserError(f"model.attention_size must be >= 1 or None "
-                            f"(got {self.attention_size})")
-        if self.init_scale < 0:
-            raise UserError(f"model.init_scale must be >= 0 (got {self.init_scale})")
-        if self.beam_width < 1:
-            raise UserError(f"model.beam_width must be >= 1 (got {self.beam_width})")
+    beam_width: int = field(default=1, metadata=at_least(1))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import torch
 from mneme.decoding import beam_search, greedy, sample
 from mneme.errors import UserError
 from mneme.tasks.text import EOS, UNK
+from mneme.validation import Validated, at_least, invalid, one_of
 
 __all__ = ["STRATEGIES", "GenerateOptions", "Generation", "encode_prompt", "generate",
            "generate_run"]
@@ -29,7 +30,7 @@ _NUMBER = re.compile(r"^[+-]?\d[\d,.]*%?$")
 
 
 @dataclass(frozen=True)
-class GenerateOptions:
+class GenerateOptions(Validated):
     """How to decode.
 
     Attributes:
@@ -46,34 +47,19 @@ class GenerateOptions:
     """
 
     prompt: str = ""
-    strategy: str = "sample"
-    temperature: float = 1.0
-    top_k: int = 0
-    beam_width: int = 5
-    length_penalty: float = 0.6
-    n_best: int = 1
-    max_tokens: int = 30
+    strategy: str = field(default="sample", metadata=one_of(*STRATEGIES))
+    temperature: float = field(default=1.0, metadata=at_least(0.0))
+    top_k: int = field(default=0, metadata=at_least(0))
+    beam_width: int = field(default=5, metadata=at_least(1))
+    length_penalty: float = field(default=0.6, metadata=at_least(0.0))
+    n_best: int = field(default=1, metadata=at_least(1))
+    max_tokens: int = field(default=30, metadata=at_least(1))
     seed: int = 0
     stop_at_eos: bool = True
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad option."""
-        if self.strategy not in STRATEGIES:
-            raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)} "
-                            f"(got {self.strategy!r})")
-        if not self.temperature >= 0:
-            raise UserError(f"--temperature must be >= 0 (got {self.temperature})")
-        if self.top_k < 0:
-            raise UserError(f"--top-k must be >= 0 (got {self.top_k})")
-        if self.beam_width < 1:
-            raise UserError(f"--beam-width must be >= 1 (got {self.beam_width})")
-        if not 1 <= self.n_best <= self.beam_width:
-            raise UserError(f"--n-best must be in 1..--beam-width ({self.beam_width}) "
-                            f"(got {self.n_best})")
-        if not self.length_penalty >= 0:
-            raise UserError(f"--length-penalty must be >= 0 (got {self.length_penalty})")
-        if self.max_tokens < 1:
-            raise UserError(f"--max-tokens must be >= 1 (got {self.max_tokens})")
+    def check(self) -> None:
+        if self.n_best > self.beam_width:
+            raise invalid(self, "n_best", f"must be <= beam_width = {self.beam_width}")
 
 
 @dataclass(frozen=True)

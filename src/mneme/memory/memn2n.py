@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import torch
@@ -36,6 +36,7 @@ from torch.autograd.function import once_differentiable
 from mneme.errors import UserError
 from mneme.registry import register_model
 from mneme.types import ModelOutput
+from mneme.validation import Validated, at_least, greater_than, in_range, one_of
 
 __all__ = [
     "MemN2N",
@@ -57,7 +58,7 @@ class QASizes(Protocol):
 
 
 @dataclass(frozen=True)
-class MemN2NConfig:
+class MemN2NConfig(Validated):
     """MemN2N hyper-parameters; defaults are the paper's bAbI recipe (section 4.2).
 
     Attributes:
@@ -93,46 +94,20 @@ class MemN2NConfig:
         init_std: standard deviation of the Gaussian initialisation of every weight.
     """
 
-    embedding_dim: int = 20
-    hops: int = 3
-    weight_tying: Literal["adjacent", "layerwise"] = "adjacent"
-    encoding: Literal["bow", "position"] = "position"
-    position_formula: Literal["code", "paper"] = "code"
+    embedding_dim: int = field(default=20, metadata=at_least(1))
+    hops: int = field(default=3, metadata=at_least(1))
+    weight_tying: Literal["adjacent", "layerwise"] = field(default="adjacent", metadata=one_of())
+    encoding: Literal["bow", "position"] = field(default="position", metadata=one_of())
+    position_formula: Literal["code", "paper"] = field(default="code", metadata=one_of())
     temporal_encoding: bool = True
     linear_start: bool = True
-    linear_start_epochs: int = 20
+    linear_start_epochs: int = field(default=20, metadata=at_least(0))
     null_memory: bool = True
     null_logit: float | None = None
-    random_noise: float = 0.1
-    noise_mode: Literal["time_gaps", "empty_memories"] = "time_gaps"
-    init_std: float = 0.1
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.embedding_dim < 1:
-            raise UserError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
-        if self.hops < 1:
-            raise UserError(f"hops must be >= 1, got {self.hops}")
-        if self.weight_tying not in ("adjacent", "layerwise"):
-            raise UserError(
-                f"weight_tying must be 'adjacent' or 'layerwise', got {self.weight_tying!r}"
-            )
-        if self.encoding not in ("bow", "position"):
-            raise UserError(f"encoding must be 'bow' or 'position', got {self.encoding!r}")
-        if self.position_formula not in ("code", "paper"):
-            raise UserError(
-                f"position_formula must be 'code' or 'paper', got {self.position_formula!r}"
-            )
-        if self.linear_start_epochs < 0:
-            raise UserError(f"linear_start_epochs must be >= 0, got {self.linear_start_epochs}")
-        if not 0.0 <= self.random_noise < 1.0:
-            raise UserError(f"random_noise must be in [0, 1), got {self.random_noise}")
-        if self.noise_mode not in ("time_gaps", "empty_memories"):
-            raise UserError(
-                f"noise_mode must be 'time_gaps' or 'empty_memories', got {self.noise_mode!r}"
-            )
-        if not self.init_std > 0.0:
-            raise UserError(f"init_std must be > 0, got {self.init_std}")
+    random_noise: float = field(default=0.1, metadata=in_range(0.0, 1.0, closed="left"))
+    noise_mode: Literal["time_gaps", "empty_memories"] = field(default="time_gaps",
+                                                               metadata=one_of())
+    init_std: float = field(default=0.1, metadata=greater_than(0.0))
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ vocabulary, K hops, n (``d`` in code) embedding dimension.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -58,6 +58,7 @@ from mneme.errors import UserError
 from mneme.memory.memn2n import QASizes
 from mneme.registry import register_model
 from mneme.types import ModelOutput
+from mneme.validation import Validated, at_least, greater_than, one_of
 
 __all__ = [
     "ABSENT",
@@ -79,7 +80,7 @@ OUTSIDE_MEMORY = -2
 
 
 @dataclass(frozen=True)
-class MemNNConfig:
+class MemNNConfig(Validated):
     """Strongly supervised MemNN hyper-parameters.
 
     Attributes:
@@ -102,27 +103,13 @@ class MemNNConfig:
         init_std: standard deviation of the Gaussian initialisation of every weight.
     """
 
-    embedding_dim: int = 50
-    hops: int = 2
-    margin: float = 0.1
+    embedding_dim: int = field(default=50, metadata=at_least(1))
+    hops: int = field(default=2, metadata=at_least(1))
+    margin: float = field(default=0.1, metadata=greater_than(0.0))
     time_features: bool = True
     null_memory: bool = True
-    response_features: Literal["per_hop", "shared"] = "per_hop"
-    init_std: float = 0.1
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.embedding_dim < 1:
-            raise UserError(f"model.embedding_dim must be >= 1 (got {self.embedding_dim})")
-        if self.hops < 1:
-            raise UserError(f"model.hops must be >= 1 (got {self.hops})")
-        if not self.margin > 0.0:
-            raise UserError(f"model.margin must be > 0 (got {self.margin})")
-        if self.response_features not in ("per_hop", "shared"):
-            raise UserError(f"model.response_features must be 'per_hop' or 'shared' (got "
-                            f"{self.response_features!r})")
-        if not self.init_std > 0.0:
-            raise UserError(f"model.init_std must be > 0 (got {self.init_std})")
+    response_features: Literal["per_hop", "shared"] = field(default="per_hop", metadata=one_of())
+    init_std: float = field(default=0.1, metadata=greater_than(0.0))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ slots, W word size (the paper's M), R read heads, Rw write heads, S = 2 shift_ra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -56,6 +56,7 @@ from mneme.errors import UserError
 from mneme.memory.addressing import address
 from mneme.registry import register_core
 from mneme.types import register_state
+from mneme.validation import Validated, at_least, in_range, one_of
 
 __all__ = [
     "NTM",
@@ -75,7 +76,7 @@ RANDOM_INIT_STD = 0.5
 
 
 @dataclass(frozen=True)
-class NTMConfig:
+class NTMConfig(Validated):
     """NTM hyper-parameters; defaults are the paper's copy-task NTM (Table 1: one head, LSTM
     controller of 100 units, a 128 x 20 memory) with Collier & Beel's stabilisers.
 
@@ -98,41 +99,21 @@ class NTMConfig:
         addressing: ``"soft"`` (the paper) or ``"hard"`` (stochastic hard reads, REINFORCE).
     """
 
-    memory_size: int = 128
-    word_size: int = 20
-    read_heads: int = 1
-    write_heads: int = 1
-    controller: Literal["lstm", "feedforward"] = "lstm"
-    controller_size: int = 100
-    controller_layers: int = 1
-    shift_range: int = 1
-    memory_init: Literal["constant", "learned", "random"] = "constant"
+    memory_size: int = field(default=128, metadata=at_least(1))
+    word_size: int = field(default=20, metadata=at_least(1))
+    read_heads: int = field(default=1, metadata=at_least(1))
+    write_heads: int = field(default=1, metadata=at_least(1))
+    controller: Literal["lstm", "feedforward"] = field(default="lstm", metadata=one_of())
+    controller_size: int = field(default=100, metadata=at_least(1))
+    controller_layers: int = field(default=1, metadata=at_least(1))
+    shift_range: int = field(default=1, metadata=at_least(0))
+    memory_init: Literal["constant", "learned", "random"] = field(default="constant",
+                                                                  metadata=one_of())
     learned_initial_reads: bool = True
     learned_initial_weightings: bool = False
-    clip_controller: float | None = 20.0
-    addressing: Literal["soft", "hard"] = "soft"
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first invalid field."""
-        for name in ("memory_size", "word_size", "read_heads", "write_heads", "controller_size",
-                     "controller_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise UserError(f"model.{name} must be >= 1 (got {value})")
-        if not isinstance(self.shift_range, int) or self.shift_range < 0:
-            raise UserError(f"model.shift_range must be >= 0 (got {self.shift_range})")
-        choices = {
-            "controller": ("lstm", "feedforward"),
-            "memory_init": ("constant", "learned", "random"),
-            "addressing": ("soft", "hard"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise UserError(f"model.{name} must be one of {', '.join(allowed)} "
-                                f"(got {getattr(self, name)!r})")
-        clip = self.clip_controller
-        if clip is not None and not (clip > 0 and math.isfinite(clip)):
-            raise UserError(f"model.clip_controller must be > 0 or None (got {clip})")
+    clip_controller: float | None = field(
+        default=20.0, metadata=in_range(0.0, math.inf, closed="neither"))
+    addressing: Literal["soft", "hard"] = field(default="soft", metadata=one_of())
 
 
 @register_state

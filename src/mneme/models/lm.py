@@ -28,7 +28,7 @@ order.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -40,6 +40,7 @@ from mneme.decoding.state import reorder_state as _reorder
 from mneme.errors import UserError
 from mneme.registry import register_model
 from mneme.types import ModelOutput
+from mneme.validation import Validated, at_least, in_range, invalid
 
 __all__ = [
     "FUSED_CELLS",
@@ -59,7 +60,7 @@ FUSED_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 @dataclass(frozen=True)
-class LMConfig:
+class LMConfig(Validated):
     """Recurrent language model hyper-parameters (defaults: Zaremba et al.'s small model).
 
     Attributes:
@@ -79,43 +80,29 @@ class LMConfig:
     """
 
     cell: str = "lstm"
-    embedding_dim: int | None = None
-    hidden_size: int = 200
-    num_layers: int = 2
-    dropout: float = 0.0
+    embedding_dim: int | None = field(default=None, metadata=at_least(1))
+    hidden_size: int = field(default=200, metadata=at_least(1))
+    num_layers: int = field(default=2, metadata=at_least(1))
+    dropout: float = field(default=0.0, metadata=in_range(0.0, 1.0, closed="left"))
     variational: bool = False
-    recurrent_dropout: float = 0.0
+    recurrent_dropout: float = field(default=0.0, metadata=in_range(0.0, 1.0, closed="left"))
     tie_weights: bool = False
-    init_scale: float | None = 0.1
+    init_scale: float | None = field(default=0.1, metadata=at_least(0.0))
 
     @property
     def embedding_size(self) -> int:
         """E, with None resolved to H."""
         return self.hidden_size if self.embedding_dim is None else self.embedding_dim
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
+    def check(self) -> None:
         if not self.cell:
-            raise UserError("model.cell must name a cell (lstm, gru, rnn, ...)")
-        if self.embedding_dim is not None and self.embedding_dim < 1:
-            raise UserError(f"model.embedding_dim must be >= 1 (got {self.embedding_dim})")
-        for name in ("hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"model.{name} must be >= 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"model.dropout must be in [0, 1) (got {self.dropout})")
-        if not 0.0 <= self.recurrent_dropout < 1.0:
-            raise UserError(
-                f"model.recurrent_dropout must be in [0, 1) (got {self.recurrent_dropout})")
+            raise invalid(self, "cell", "must name a cell (lstm, gru, rnn, ...)")
         if self.recurrent_dropout > 0 and not self.variational:
-            raise UserError("model.recurrent_dropout needs model.variational=True (one mask per "
-                            "sequence; Gal & Ghahramani 2016)")
+            raise invalid(self, "recurrent_dropout", "needs variational=True, one mask per "
+                          "sequence (Gal & Ghahramani 2016)")
         if self.tie_weights and self.embedding_size != self.hidden_size:
-            raise UserError(
-                f"model.tie_weights needs model.embedding_dim == model.hidden_size (got "
-                f"{self.embedding_size} and {self.hidden_size})")
-        if self.init_scale is not None and not self.init_scale >= 0:
-            raise UserError(f"model.init_scale must be >= 0 or None (got {self.init_scale})")
+            raise invalid(self, "tie_weights", "needs embedding_dim == hidden_size",
+                          got=f"{self.embedding_size} and {self.hidden_size}")
 
 
 class LockedDropout(nn.Module):
@@ -263,7 +250,7 @@ def _build_stack(config: LMConfig, input_size: int) -> nn.Module:
 
 
 @dataclass(frozen=True)
-class NGramConfig:
+class NGramConfig(Validated):
     """Neural n-gram LM hyper-parameters (Bengio et al. 2003).
 
     Attributes:
@@ -275,24 +262,12 @@ class NGramConfig:
         init_scale: every parameter uniform in ``[-init_scale, init_scale]``; None: PyTorch's.
     """
 
-    order: int = 5
-    embedding_dim: int = 100
-    hidden_size: int = 200
+    order: int = field(default=5, metadata=at_least(2))
+    embedding_dim: int = field(default=100, metadata=at_least(1))
+    hidden_size: int = field(default=200, metadata=at_least(1))
     direct: bool = False
-    dropout: float = 0.3
-    init_scale: float | None = 0.05
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.order < 2:
-            raise UserError(f"model.order must be >= 2 (got {self.order})")
-        for name in ("embedding_dim", "hidden_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"model.{name} must be >= 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"model.dropout must be in [0, 1) (got {self.dropout})")
-        if self.init_scale is not None and not self.init_scale >= 0:
-            raise UserError(f"model.init_scale must be >= 0 or None (got {self.init_scale})")
+    dropout: float = field(default=0.3, metadata=in_range(0.0, 1.0, closed="left"))
+    init_scale: float | None = field(default=0.05, metadata=at_least(0.0))
 
 
 class NGramLM(nn.Module):

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -58,6 +58,7 @@ from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.registry import register_model
 from mneme.types import ModelOutput
+from mneme.validation import Validated, at_least, in_range, one_of
 
 __all__ = [
     "ATTENTIONS",
@@ -74,7 +75,7 @@ ATTENTIONS = ("none", "additive", "dot", "bilinear", "location", "scaled_dot")
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(Validated):
     """Encoder-decoder hyper-parameters.
 
     Attributes:
@@ -94,36 +95,17 @@ class Seq2SeqConfig:
             included).
     """
 
-    attention: AttentionName = "additive"
-    hidden_size: int = 256
-    embedding_dim: int = 256
-    attention_size: int | None = None
-    cell: Literal["gru", "lstm"] = "gru"
+    attention: AttentionName = field(default="additive", metadata=one_of(*ATTENTIONS))
+    hidden_size: int = field(default=256, metadata=at_least(1))
+    embedding_dim: int = field(default=256, metadata=at_least(1))
+    attention_size: int | None = field(default=None, metadata=at_least(1))
+    cell: Literal["gru", "lstm"] = field(default="gru", metadata=one_of())
     bidirectional: bool = True
     input_feeding: bool = False
     context_every_step: bool = True
-    dropout: float = 0.0
-    teacher_forcing: float = 1.0
-    max_source_length: int = 64
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.attention not in ATTENTIONS:
-            raise UserError(f"model.attention must be one of {', '.join(ATTENTIONS)} "
-                            f"(got {self.attention!r})")
-        if self.cell not in ("gru", "lstm"):
-            raise UserError(f"model.cell must be gru or lstm (got {self.cell!r})")
-        for name in ("hidden_size", "embedding_dim", "max_source_length"):
-            if getattr(self, name) < 1:
-                raise UserError(f"model.{name} must be >= 1 (got {getattr(self, name)})")
-        if self.attention_size is not None and self.attention_size < 1:
-            raise UserError(f"model.attention_size must be >= 1 or None "
-                            f"(got {self.attention_size})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"model.dropout must be in [0, 1) (got {self.dropout})")
-        if not 0.0 <= self.teacher_forcing <= 1.0:
-            raise UserError(f"model.teacher_forcing must be in [0, 1] "
-                            f"(got {self.teacher_forcing})")
+    dropout: float = field(default=0.0, metadata=in_range(0.0, 1.0, closed="left"))
+    teacher_forcing: float = field(default=1.0, metadata=in_range(0.0, 1.0))
+    max_source_length: int = field(default=64, metadata=at_least(1))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from mneme.errors import UserError
 from mneme.registry import register_task
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, each, greater_than, one_of
 
 __all__ = ["BASELINE_MSE", "AddingConfig", "AddingSpec", "AddingTask", "adding_batch"]
 
@@ -51,7 +52,7 @@ BASELINE_MSE = 1.0 / 6.0
 
 
 @dataclass(frozen=True)
-class AddingConfig:
+class AddingConfig(Validated):
     """Adding problem settings.
 
     Attributes:
@@ -69,30 +70,14 @@ class AddingConfig:
         split_seed: seeds the fixed sets (independent of the training seed).
     """
 
-    seq_len: int = 100
-    marker_placement: Literal["halves", "anywhere"] = "halves"
-    error_threshold: float = 0.04
-    test_lengths: tuple[int, ...] = ()
-    generalisation_size: int = 1000
-    valid_size: int = 2000
-    test_size: int = 10_000
+    seq_len: int = field(default=100, metadata=at_least(2))  # two markers
+    marker_placement: Literal["halves", "anywhere"] = field(default="halves", metadata=one_of())
+    error_threshold: float = field(default=0.04, metadata=greater_than(0.0))
+    test_lengths: tuple[int, ...] = field(default=(), metadata=each(at_least(2)))
+    generalisation_size: int = field(default=1000, metadata=at_least(1))
+    valid_size: int = field(default=2000, metadata=at_least(1))
+    test_size: int = field(default=10_000, metadata=at_least(1))
     split_seed: int = 1997
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.seq_len < 2:
-            raise UserError(f"task.seq_len must be >= 2 (two markers), got {self.seq_len}")
-        if self.marker_placement not in ("halves", "anywhere"):
-            raise UserError("task.marker_placement must be 'halves' or 'anywhere', got "
-                            f"{self.marker_placement!r}")
-        if not self.error_threshold > 0:
-            raise UserError(f"task.error_threshold must be > 0, got {self.error_threshold}")
-        for name in ("generalisation_size", "valid_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"task.{name} must be >= 1, got {getattr(self, name)}")
-        for length in self.test_lengths:
-            if length < 2:
-                raise UserError(f"task.test_lengths must be >= 2, got {length}")
 
 
 @dataclass(frozen=True)

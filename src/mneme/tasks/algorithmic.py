@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -38,6 +38,7 @@ from mneme.errors import UserError
 from mneme.registry import register_task
 from mneme.tasks.reinforce import reinforce_loss
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, each, ordered
 
 __all__ = [
     "AlgorithmicSpec",
@@ -61,20 +62,9 @@ __all__ = [
 _LN2 = math.log(2.0)
 
 
-def _positive(where: str, **values: int) -> None:
-    for name, value in values.items():
-        if value < 1:
-            raise UserError(f"task.{name} must be >= 1 (got {value}) [{where}]")
-
-
-def _range(where: str, low: str, high: str, lo: int, hi: int) -> None:
-    if hi < lo:
-        raise UserError(f"task.{high} must be >= task.{low} (got {hi} < {lo}) [{where}]")
-
-
 # -- configs ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class CopyConfig:
+class CopyConfig(Validated):
     """Copy (section 4.1): random ``width``-bit vectors, length ``U{min_length..max_length}``.
 
     Attributes:
@@ -87,27 +77,22 @@ class CopyConfig:
         split_seed: seeds the fixed validation and test sets (independent of the training seed).
     """
 
-    width: int = 8
-    min_length: int = 1
+    width: int = field(default=8, metadata=at_least(1))
+    min_length: int = field(default=1, metadata=at_least(1))
     max_length: int = 20
-    test_lengths: tuple[int, ...] = (10, 20, 30, 40, 50, 80, 120)
-    generalisation_size: int = 100
-    valid_size: int = 1000
-    test_size: int = 1000
+    test_lengths: tuple[int, ...] = field(default=(10, 20, 30, 40, 50, 80, 120),
+                                          metadata=each(at_least(1)))
+    generalisation_size: int = field(default=100, metadata=at_least(1))
+    valid_size: int = field(default=1000, metadata=at_least(1))
+    test_size: int = field(default=1000, metadata=at_least(1))
     split_seed: int = 1410
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        _positive("copy", width=self.width, min_length=self.min_length,
-                  generalisation_size=self.generalisation_size, valid_size=self.valid_size,
-                  test_size=self.test_size)
-        _range("copy", "min_length", "max_length", self.min_length, self.max_length)
-        for length in self.test_lengths:
-            _positive("copy", test_lengths=length)
+    def check(self) -> None:
+        ordered(self, "min_length", "max_length")
 
 
 @dataclass(frozen=True)
-class RepeatCopyConfig:
+class RepeatCopyConfig(Validated):
     """Repeat copy (section 4.2): length ``U{min_length..max_length}``, repeats
     ``U{min_repeats..max_repeats}`` (the paper: both 1..10).
 
@@ -129,33 +114,25 @@ class RepeatCopyConfig:
         split_seed: seeds the fixed sets.
     """
 
-    width: int = 8
-    min_length: int = 1
+    width: int = field(default=8, metadata=at_least(1))
+    min_length: int = field(default=1, metadata=at_least(1))
     max_length: int = 10
-    min_repeats: int = 1
+    min_repeats: int = field(default=1, metadata=at_least(1))
     max_repeats: int = 10
-    test_lengths: tuple[int, ...] = (15, 20)
-    test_repeats: tuple[int, ...] = (15, 20)
-    generalisation_size: int = 100
-    valid_size: int = 1000
-    test_size: int = 1000
+    test_lengths: tuple[int, ...] = field(default=(15, 20), metadata=each(at_least(1)))
+    test_repeats: tuple[int, ...] = field(default=(15, 20), metadata=each(at_least(1)))
+    generalisation_size: int = field(default=100, metadata=at_least(1))
+    valid_size: int = field(default=1000, metadata=at_least(1))
+    test_size: int = field(default=1000, metadata=at_least(1))
     split_seed: int = 1410
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        _positive("repeat-copy", width=self.width, min_length=self.min_length,
-                  min_repeats=self.min_repeats, generalisation_size=self.generalisation_size,
-                  valid_size=self.valid_size, test_size=self.test_size)
-        _range("repeat-copy", "min_length", "max_length", self.min_length, self.max_length)
-        _range("repeat-copy", "min_repeats", "max_repeats", self.min_repeats, self.max_repeats)
-        for length in self.test_lengths:
-            _positive("repeat-copy", test_lengths=length)
-        for repeats in self.test_repeats:
-            _positive("repeat-copy", test_repeats=repeats)
+    def check(self) -> None:
+        ordered(self, "min_length", "max_length")
+        ordered(self, "min_repeats", "max_repeats")
 
 
 @dataclass(frozen=True)
-class AssociativeRecallConfig:
+class AssociativeRecallConfig(Validated):
     """Associative recall (section 4.3): items of ``item_length`` ``width``-bit vectors.
 
     Attributes:
@@ -169,32 +146,22 @@ class AssociativeRecallConfig:
         split_seed: seeds the fixed sets.
     """
 
-    width: int = 6
-    item_length: int = 3
-    min_items: int = 2
+    width: int = field(default=6, metadata=at_least(1))
+    item_length: int = field(default=3, metadata=at_least(1))
+    min_items: int = field(default=2, metadata=at_least(2))  # a query needs an item after it
     max_items: int = 6
-    test_items: tuple[int, ...] = (6, 10, 12, 15, 20)
-    generalisation_size: int = 100
-    valid_size: int = 1000
-    test_size: int = 1000
+    test_items: tuple[int, ...] = field(default=(6, 10, 12, 15, 20), metadata=each(at_least(2)))
+    generalisation_size: int = field(default=100, metadata=at_least(1))
+    valid_size: int = field(default=1000, metadata=at_least(1))
+    test_size: int = field(default=1000, metadata=at_least(1))
     split_seed: int = 1410
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        _positive("associative-recall", width=self.width, item_length=self.item_length,
-                  generalisation_size=self.generalisation_size, valid_size=self.valid_size,
-                  test_size=self.test_size)
-        if self.min_items < 2:
-            raise UserError(f"task.min_items must be >= 2 (a query needs an item after it; got "
-                            f"{self.min_items})")
-        _range("associative-recall", "min_items", "max_items", self.min_items, self.max_items)
-        for items in self.test_items:
-            if items < 2:
-                raise UserError(f"task.test_items must all be >= 2 (got {items})")
+    def check(self) -> None:
+        ordered(self, "min_items", "max_items")
 
 
 @dataclass(frozen=True)
-class PrioritySortConfig:
+class PrioritySortConfig(Validated):
     """Priority sort (section 4.5): ``num_inputs`` vectors with priorities ``U[-1, 1]``.
 
     Attributes:
@@ -205,19 +172,15 @@ class PrioritySortConfig:
         split_seed: seeds the fixed sets.
     """
 
-    width: int = 8
-    num_inputs: int = 20
-    num_outputs: int = 16
-    valid_size: int = 1000
-    test_size: int = 1000
+    width: int = field(default=8, metadata=at_least(1))
+    num_inputs: int = field(default=20, metadata=at_least(1))
+    num_outputs: int = field(default=16, metadata=at_least(1))
+    valid_size: int = field(default=1000, metadata=at_least(1))
+    test_size: int = field(default=1000, metadata=at_least(1))
     split_seed: int = 1410
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        _positive("priority-sort", width=self.width, num_inputs=self.num_inputs,
-                  num_outputs=self.num_outputs, valid_size=self.valid_size,
-                  test_size=self.test_size)
-        _range("priority-sort", "num_outputs", "num_inputs", self.num_outputs, self.num_inputs)
+    def check(self) -> None:
+        ordered(self, "num_outputs", "num_inputs")
 
 
 # -- generators ---------------------------------------------------------------------------------

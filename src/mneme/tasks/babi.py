@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +30,7 @@ from mneme.errors import DataFormatError, MissingDataError, UserError
 from mneme.registry import register_task
 from mneme.tasks.babi_sequence import story_tokens
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, each, in_range, invalid, one_of
 
 TASK_NAMES: dict[int, str] = {
     1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts",
@@ -239,7 +240,7 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
-class BabiConfig:
+class BabiConfig(Validated):
     """Which bAbI data to load and how to present it.
 
     Attributes:
@@ -254,30 +255,20 @@ class BabiConfig:
         split_seed: seed of that hold-out.
     """
 
-    task_id: int = 1
+    task_id: int = field(default=1, metadata=in_range(1, 20))
     joint: bool = False
-    tasks: tuple[int, ...] = ()
-    size: Literal["1k", "10k"] = "1k"
+    tasks: tuple[int, ...] = field(default=(), metadata=each(in_range(1, 20)))
+    size: Literal["1k", "10k"] = field(default="1k", metadata=one_of(*SIZE_DIRS))
     data_dir: str | None = None
-    memory_size: int = 50
-    valid_fraction: float = 0.1
+    memory_size: int = field(default=50, metadata=at_least(1))
+    valid_fraction: float = field(default=0.1, metadata=in_range(0.0, 0.5, closed="left"))
     split_seed: int = 0
 
-    def validate(self) -> None:
-        """Raises ``UserError`` naming the first bad field."""
-        if not 1 <= self.task_id <= 20:
-            raise UserError(f"babi: task_id must be in 1..20, got {self.task_id}")
-        bad = [t for t in self.tasks if not 1 <= t <= 20]
-        if bad or len(set(self.tasks)) != len(self.tasks):
-            raise UserError(f"babi: tasks must be distinct ids in 1..20, got {self.tasks}")
+    def check(self) -> None:
+        if len(set(self.tasks)) != len(self.tasks):
+            raise invalid(self, "tasks", "must be distinct task ids")
         if self.tasks and not self.joint:
-            raise UserError("babi: tasks picks the joint-training subset; set joint=True")
-        if self.size not in SIZE_DIRS:
-            raise UserError(f"babi: size must be '1k' or '10k', got {self.size!r}")
-        if self.memory_size < 1:
-            raise UserError(f"babi: memory_size must be >= 1, got {self.memory_size}")
-        if not 0.0 <= self.valid_fraction < 0.5:
-            raise UserError(f"babi: valid_fraction must be in [0, 0.5), got {self.valid_fraction}")
+            raise invalid(self, "tasks", "picks the joint-training subset; set joint=True")
 
     def task_ids(self) -> tuple[int, ...]:
         """The tasks loaded, ascending."""

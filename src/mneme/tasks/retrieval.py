@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from mneme.errors import UserError
 from mneme.registry import register_task
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, in_range
 
 __all__ = [
     "VOCAB",
@@ -47,7 +48,7 @@ _QUERY_MARK = _ID["?"]
 
 
 @dataclass(frozen=True)
-class RetrievalConfig:
+class RetrievalConfig(Validated):
     """Associative retrieval settings.
 
     Attributes:
@@ -59,21 +60,12 @@ class RetrievalConfig:
         stream: draw fresh training sequences every step instead of walking the fixed set.
     """
 
-    num_pairs: int = 4
-    train_size: int = 100_000
-    valid_size: int = 10_000
-    test_size: int = 20_000
+    num_pairs: int = field(default=4, metadata=in_range(1, 26))  # distinct letter keys
+    train_size: int = field(default=100_000, metadata=at_least(1))
+    valid_size: int = field(default=10_000, metadata=at_least(1))
+    test_size: int = field(default=20_000, metadata=at_least(1))
     split_seed: int = 1610
     stream: bool = False
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if not 1 <= self.num_pairs <= 26:
-            raise UserError(
-                f"num_pairs must be in 1..26 (distinct letter keys), got {self.num_pairs}")
-        for name in ("train_size", "valid_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

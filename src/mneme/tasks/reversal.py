@@ -24,7 +24,7 @@ Shapes: B batch, T_s and T_t source and target lengths in tokens, V vocabulary.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -33,39 +33,32 @@ from mneme.errors import UserError
 from mneme.registry import register_task
 from mneme.tasks.translation import TranslationSpec, Vocabulary
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, each, invalid, ordered
 
 
 @dataclass(frozen=True)
-class ReversalConfig:
+class ReversalConfig(Validated):
     """Alphabet, lengths and the fixed evaluation sets."""
 
-    symbols: int = 20
+    symbols: int = field(default=20, metadata=at_least(2))
     """Size of the alphabet (letters a, b, ... up to 26; ``s26``, ... beyond)."""
-    min_length: int = 1
+    min_length: int = field(default=1, metadata=at_least(1))
     """Shortest training (and validation) sequence."""
     max_length: int = 30
     """Longest training (and validation) sequence."""
-    test_lengths: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 40)
+    test_lengths: tuple[int, ...] = field(default=(5, 10, 15, 20, 25, 30, 40),
+                                          metadata=each(at_least(1)))
     """One test set of each length (lengths above ``max_length`` test extrapolation)."""
-    valid_size: int = 500
-    test_size: int = 200
+    valid_size: int = field(default=500, metadata=at_least(1))
+    test_size: int = field(default=200, metadata=at_least(1))
     """Sequences per test length."""
     seed: int = 20150901
     """Seed of the valid and test sets."""
 
-    def validate(self) -> None:
-        if self.symbols < 2:
-            raise UserError(f"task.symbols must be >= 2 (got {self.symbols})")
-        if self.min_length < 1:
-            raise UserError(f"task.min_length must be >= 1 (got {self.min_length})")
-        if self.max_length < self.min_length:
-            raise UserError(f"task.max_length must be >= task.min_length ({self.min_length}) "
-                            f"(got {self.max_length})")
-        if not self.test_lengths or min(self.test_lengths) < 1:
-            raise UserError(f"task.test_lengths must be lengths >= 1 (got {self.test_lengths})")
-        for name in ("valid_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"task.{name} must be >= 1 (got {getattr(self, name)})")
+    def check(self) -> None:
+        ordered(self, "min_length", "max_length")
+        if not self.test_lengths:
+            raise invalid(self, "test_lengths", "must not be empty")
 
 
 def symbol_names(n: int) -> list[str]:

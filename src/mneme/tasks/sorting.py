@@ -54,7 +54,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import ClassVar
 
@@ -64,6 +64,7 @@ import torch
 from mneme.errors import UserError
 from mneme.registry import register_task
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, invalid, ordered
 
 __all__ = [
     "ConvexHullConfig",
@@ -265,7 +266,7 @@ def canonical_tour(tour: Sequence[int], points: np.ndarray) -> list[int]:
 
 # -- configs and data --------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _PointerConfig:
+class _PointerConfig(Validated):
     """Pointer task settings (shared fields).
 
     Attributes:
@@ -279,9 +280,9 @@ class _PointerConfig:
 
     n: int = 5
     n_max: int | None = None
-    train_size: int = 100_000
-    valid_size: int = 1_000
-    test_size: int = 10_000
+    train_size: int = field(default=100_000, metadata=at_least(1))
+    valid_size: int = field(default=1_000, metadata=at_least(1))
+    test_size: int = field(default=10_000, metadata=at_least(1))
     split_seed: int = 1506
 
     min_n: ClassVar[int] = 2
@@ -293,18 +294,13 @@ class _PointerConfig:
         """N, the most points of an example."""
         return self.n if self.n_max is None else self.n_max
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
+    def check(self) -> None:
         if self.n < self.min_n:
-            raise UserError(f"task.n must be >= {self.min_n} for {self.label} (got {self.n})")
-        if self.n_max is not None and self.n_max < self.n:
-            raise UserError(f"task.n_max must be >= task.n = {self.n} (got {self.n_max})")
+            raise invalid(self, "n", f"must be >= {self.min_n} for {self.label}")
+        ordered(self, "n", "n_max")
         if self.max_n is not None and self.largest > self.max_n:
-            raise UserError(f"{self.label}: n (and n_max) must be <= {self.max_n}, the brute-force"
-                            f" limit (got {self.largest})")
-        for name in ("train_size", "valid_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"task.{name} must be >= 1 (got {getattr(self, name)})")
+            raise invalid(self, "n_max" if self.n_max is not None else "n",
+                          f"must be <= {self.max_n} for {self.label}, the brute-force limit")
 
 
 @dataclass(frozen=True)

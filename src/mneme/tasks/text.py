@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from mneme.errors import DataFormatError, MissingDataError, UserError
 from mneme.registry import register_task
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, in_range, invalid
 
 __all__ = [
     "EOS",
@@ -235,7 +236,7 @@ def _encode_lines(lines: list[list[str]], vocab: TextVocabulary, path: Path) -> 
 
 
 @dataclass(frozen=True)
-class PTBConfig:
+class PTBConfig(Validated):
     """Penn Treebank language modelling.
 
     Attributes:
@@ -245,16 +246,11 @@ class PTBConfig:
     """
 
     data_dir: str | None = None
-    seq_len: int = 20
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.seq_len < 1:
-            raise UserError(f"task.seq_len must be >= 1 (got {self.seq_len})")
+    seq_len: int = field(default=20, metadata=at_least(1))
 
 
 @dataclass(frozen=True)
-class CharsConfig:
+class CharsConfig(Validated):
     """Character-level language modelling on one text file.
 
     Attributes:
@@ -268,20 +264,14 @@ class CharsConfig:
 
     data_dir: str | None = None
     file: str | None = None
-    seq_len: int = 100
-    valid_fraction: float = 0.05
-    test_fraction: float = 0.05
+    seq_len: int = field(default=100, metadata=at_least(1))
+    valid_fraction: float = field(default=0.05, metadata=in_range(0.0, 0.5, closed="neither"))
+    test_fraction: float = field(default=0.05, metadata=in_range(0.0, 0.5, closed="neither"))
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.seq_len < 1:
-            raise UserError(f"task.seq_len must be >= 1 (got {self.seq_len})")
-        for name in ("valid_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not 0.0 < value < 0.5:
-                raise UserError(f"task.{name} must be in (0, 0.5) (got {value})")
+    def check(self) -> None:
         if self.valid_fraction + self.test_fraction >= 0.5:
-            raise UserError("task.valid_fraction + task.test_fraction must be < 0.5")
+            raise invalid(self, "valid_fraction", "+ test_fraction must be < 0.5",
+                          got=f"{self.valid_fraction} + {self.test_fraction}")
 
 
 def resolve_chars_file(config: CharsConfig) -> Path:

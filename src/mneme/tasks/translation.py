@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from mneme.errors import DataFormatError, MissingDataError, UserError
 from mneme.registry import register_task
 from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, in_range
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -83,7 +84,7 @@ def detokenize(tokens: Sequence[str]) -> str:
 
 
 @dataclass(frozen=True)
-class TranslationConfig:
+class TranslationConfig(Validated):
     """Which pairs, which direction, and how the splits are drawn."""
 
     data_dir: str | None = None
@@ -91,23 +92,13 @@ class TranslationConfig:
     direction: Literal["fra-eng", "eng-fra"] = "fra-eng"
     subset: Literal["prefixes", "all"] = "prefixes"
     """``prefixes``: the tutorial's filtered ~11k pairs; ``all``: every short pair."""
-    max_length: int = 10
+    max_length: int = field(default=10, metadata=at_least(1))
     """Longest sentence kept, in words (punctuation not counted), on both sides."""
-    min_count: int = 1
+    min_count: int = field(default=1, metadata=at_least(1))
     """Words seen fewer times in training become ``<unk>``."""
-    valid_fraction: float = 0.05
-    test_fraction: float = 0.05
+    valid_fraction: float = field(default=0.05, metadata=in_range(0.0, 0.5, closed="neither"))
+    test_fraction: float = field(default=0.05, metadata=in_range(0.0, 0.5, closed="neither"))
     split_seed: int = 1610
-
-    def validate(self) -> None:
-        if self.max_length < 1:
-            raise UserError(f"task.max_length must be >= 1 (got {self.max_length})")
-        if self.min_count < 1:
-            raise UserError(f"task.min_count must be >= 1 (got {self.min_count})")
-        for name in ("valid_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not 0 < value < 0.5:
-                raise UserError(f"task.{name} must be in (0, 0.5) (got {value})")
 
 
 class Vocabulary:

@@ -27,23 +27,19 @@ from mneme.tasks.base import Task, task_info
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
+from mneme.validation import Validated
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Everything a run is made from; ``config.json`` is ``to_json()`` of this."""
+class RunConfig(Validated):
+    """Everything a run is made from; ``config.json`` is ``to_json()`` of this. ``validate()``
+    validates the task, model and train configs in turn."""
 
     task_name: str
     task: Any
     model_name: str
     model: Any
     train: TrainConfig
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first invalid field of any part."""
-        registry.validate(self.task)
-        registry.validate(self.model)
-        self.train.validate()
 
     def to_json(self) -> dict[str, Any]:
         data = {
