@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from mneme.config import TrainConfig
-from mneme.models.build import model_entry
+from mneme.models.build import build_model, model_entry
 from mneme.models.recipes import recipe
 from mneme.tasks.babi import BabiConfig, BabiTask
 from mneme.train.loop import Trainer
@@ -35,9 +35,9 @@ def examples_per_second(model_name: str, task: BabiTask, threads: int, seconds: 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model_cfg, train_cfg = recipe(
-        "babi", model_name, task.config, model_entry(model_name).config_class()()
+        "babi", model_name, task.config, model_entry(model_name, "babi").config()
     )
-    model = model_entry(model_name).build(model_cfg, task.spec)
+    model = build_model(model_name, model_cfg, task)
     cfg = TrainConfig(**{**train_cfg.__dict__, "progress": False, "tensorboard": False})
     trainer = Trainer(task, model, cfg, Path(tempfile.mkdtemp()))
     order = torch.randperm(task.num_train)

@@ -46,13 +46,16 @@ def _train_step_rate(model: torch.nn.Module, inputs: torch.Tensor, targets: torc
 
 
 def speed(sizes: list[int], steps: int, rounds: int) -> None:
-    from mneme.models.classifier import (
-        FastWeightsClassifierConfig,
-        LSTMClassifierConfig,
-        SequenceClassifier,
-    )
+    from mneme.models.build import build_model, model_entry
+    from mneme.tasks.retrieval import RetrievalConfig, build_retrieval_task, generate
 
-    from mneme.tasks.retrieval import generate
+    task = build_retrieval_task(RetrievalConfig(stream=True, valid_size=1, test_size=1))
+
+    def classifier(name: str, r: int, **core: object) -> torch.nn.Module:
+        """Ba et al.'s network around the core: 100-d embedding, 100-unit ReLU layer."""
+        config = model_entry(name, "retrieval").config(hidden_size=r, embedding_dim=100,
+                                                       head_size=100, **core)
+        return build_model(name, config, task)
 
     batch = generate(128, 4, torch.Generator().manual_seed(0))
     print(f"\n## Training speed, batch 128, T = 11, {torch.get_num_threads()} thread(s), "
@@ -61,11 +64,9 @@ def speed(sizes: list[int], steps: int, rounds: int) -> None:
     print("|---|---|---|---|---|")
     for r in sizes:
         models = {
-            "lstm": SequenceClassifier(LSTMClassifierConfig(hidden_size=r), 37, 37),
-            "matrix": SequenceClassifier(
-                FastWeightsClassifierConfig(hidden_size=r, retrieval="matrix"), 37, 37),
-            "attention": SequenceClassifier(
-                FastWeightsClassifierConfig(hidden_size=r, retrieval="attention"), 37, 37),
+            "lstm": classifier("lstm", r),
+            "matrix": classifier("fast-weights", r, retrieval="matrix"),
+            "attention": classifier("fast-weights", r, retrieval="attention"),
         }
         best = dict.fromkeys(models, 0.0)
         for _ in range(rounds):  # interleaved, so load changes hit every model alike

@@ -5,7 +5,7 @@ time step, and achieved GFLOP/s against this machine's matmul peak.
         [--threads 1] [--steps 10] [--rounds 3] [--json PATH]
 
 One training step is what ``mneme train`` does for ``--task copy --model ntm``: forward of the
-``AlignedModel`` (NTM core, the paper's copy configuration: LSTM controller of 100 units, one
+``SequenceModel`` (NTM core, the paper's copy configuration: LSTM controller of 100 units, one
 read and one write head, 128 x 20 memory), the task's loss, backward, gradient clipping to
 (-10, 10) and RMSProp with momentum (section 4.6; ``registry.recipe``). Batches come from the real
 copy task (``CopyTask``), padded to their longest sequence: with lengths 1..20, T = 2 max(L) + 1,
@@ -46,6 +46,7 @@ class _TorchLSTM(nn.Module):
     def __init__(self, input_size: int, hidden: int, layers: int) -> None:
         super().__init__()
         self.lstm = nn.LSTM(input_size, hidden, layers, batch_first=True)
+        self.output_size = hidden
 
     def forward(self, x: torch.Tensor, state: Any = None, *, trace: bool = False) -> Any:
         y, state = self.lstm(x, state)
@@ -53,14 +54,13 @@ class _TorchLSTM(nn.Module):
 
 
 def build_models(task: Any) -> dict[str, nn.Module]:
-    from mneme.models.aligned import AlignedModel
-
-    from mneme.memory.ntm import NTMConfig, build_ntm
+    from mneme.models.build import build_model, model_entry
+    from mneme.models.sequence import SequenceModel
 
     torch.manual_seed(0)
     return {
-        "ntm": build_ntm(NTMConfig(), task.spec),
-        "lstm": AlignedModel(_TorchLSTM(task.input_size, 256, 3), 256, task.output_size),
+        "ntm": build_model("ntm", model_entry("ntm", "copy").config(), task),
+        "lstm": SequenceModel(_TorchLSTM(task.input_size, 256, 3), task.info),
     }
 
 
@@ -118,7 +118,7 @@ def count_ops(step: Callable[[Any], None], batch: Any) -> int:
 
 
 def ntm_forward_flops(model: nn.Module, batch_size: int, steps: int) -> float:
-    """Analytic forward FLOPs of the NTM ``AlignedModel`` for ``steps`` time steps."""
+    """Analytic forward FLOPs of the NTM ``SequenceModel`` for ``steps`` time steps."""
     core = model.core  # type: ignore[attr-defined]
     cfg = core.config
     b, n, w, h = batch_size, cfg.memory_size, cfg.word_size, cfg.controller_size

@@ -182,13 +182,16 @@ def algorithmic_recipe(task_name: str, model_name: str) -> TrainConfig:
 def _ntm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
                      ) -> tuple[Any, TrainConfig]:
     sizes = NTM_PAPER_SIZES.get((task, getattr(model_config, "controller", "lstm")), {})
-    return dataclasses.replace(model_config, **sizes), algorithmic_recipe(task, "ntm")
+    if sizes:
+        model_config = dataclasses.replace(model_config, **sizes)
+    return model_config, algorithmic_recipe(task, "ntm")
 
 
 def _lstm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
                       ) -> tuple[Any, TrainConfig]:
-    model_config = dataclasses.replace(
-        model_config, hidden_size=PAPER_LSTM_SIZES.get(task, 256), num_layers=3)
+    if model_config is not None:
+        model_config = dataclasses.replace(
+            model_config, hidden_size=PAPER_LSTM_SIZES.get(task, 256), num_layers=3)
     return model_config, algorithmic_recipe(task, "lstm")
 
 

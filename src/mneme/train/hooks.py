@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from mneme.train.loop import Trainer
+
+
+class Hook(Protocol):
+    """A curriculum or schedule hook, called after every epoch (e.g. MemN2N's linear start)."""
+
+    def on_epoch_end(self, trainer: Trainer, valid: dict[str, float] | None) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass

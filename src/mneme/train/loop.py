@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import json
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
 
 from mneme.config import TrainConfig
 from mneme.errors import NonFiniteLossError, UserError
-from mneme.tasks.base import Batch, Task, reduce_metrics, task_info
+from mneme.tasks.base import Batch, Task, task_info
 from mneme.train.checkpoint import (
     atomic_write_text,
     capture_rng,
@@ -41,97 +38,18 @@ from mneme.train.checkpoint import (
     save_checkpoint,
 )
 from mneme.train.distributed import Distributed
+from mneme.train.evaluate import FitResult, epoch_permutation, evaluate
+from mneme.train.hooks import Hook
 from mneme.train.logging import MetricsLog
+from mneme.train.session import (
+    export_safetensors,
+    install_sigint,
+    make_optimizer,
+    plain,
+    progress,
+    restore_sigint,
+)
 from mneme.types import detach_state, pack_state, unpack_state
-
-
-class Hook(Protocol):
-    """A curriculum or schedule hook, called after every epoch (e.g. MemN2N's linear start)."""
-
-    def on_epoch_end(self, trainer: Trainer, valid: dict[str, float] | None) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class FitResult:
-    """What ``Trainer.fit`` returns; ``final.json`` holds the same."""
-
-    run_dir: Path
-    valid: dict[str, float] = field(default_factory=dict)
-    test: dict[str, float] = field(default_factory=dict)
-    best_epoch: int = 0
-    steps: int = 0
-    seconds: float = 0.0
-    interrupted: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "valid": self.valid,
-            "test": self.test,
-            "best_epoch": self.best_epoch,
-            "steps": self.steps,
-            "seconds": self.seconds,
-        }
-
-
-def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
-    """The training order of epoch ``epoch``: a permutation of ``n`` seeded by ``(seed, epoch)``."""
-    generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7_919) % (2**63))
-    return torch.randperm(n, generator=generator)
-
-
-def is_stream(task: Task) -> bool:
-    """True for a task whose batches are consecutive chunks of one stream (``info.kind ==
-    "stream"``, language models): the loop walks its chunks in order and carries the model's
-    recurrent state from one batch to the next (truncated BPTT)."""
-    return task_info(task).kind == "stream"
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, task: Task, split: str, batch_size: int, device: str = "cpu"
-) -> dict[str, float]:
-    """Mean metrics of ``model`` on ``split`` of ``task`` (the model is left in eval mode).
-
-    A stream task's state is carried across the split's batches, starting from zeros. A task's
-    optional ``finalize_metrics`` adds derived metrics (perplexity, bits per character).
-    """
-    model.eval()
-    totals: dict[str, float] = {}
-    stream = is_stream(task)
-    state = None
-    for batch in task.eval_batches(split, batch_size):
-        batch = batch.to(device)
-        if stream:
-            output = model(batch.inputs, state=state)
-            state = output.state
-        else:
-            output = model(batch.inputs)
-        for key, value in task.metrics(output, batch).items():
-            totals[key] = totals.get(key, 0.0) + float(value)
-    return finalize(task, reduce_metrics(totals))
-
-
-def finalize(task: Task, metrics: dict[str, float]) -> dict[str, float]:
-    """``metrics`` with the task's derived metrics added (``finalize_metrics``), if it has any."""
-    extra = getattr(task, "finalize_metrics", None)
-    return extra(metrics) if callable(extra) else metrics
-
-
-def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(
-        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
 
 
 class Trainer:
@@ -173,10 +91,10 @@ class Trainer:
         self._carry: Any = None  # a stream task's recurrent state between batches
         self.config = config
         self.run_dir = Path(run_dir)
-        self.full_config = full_config or {"train": _plain(config)}
+        self.full_config = full_config or {"train": plain(config)}
         self.hooks = list(hooks)
         self.callbacks = list(callbacks)
-        self.optimizer = _make_optimizer(self.model, config)
+        self.optimizer = make_optimizer(self.model, config)
         self.kind = task_info(task).kind
         self.selection_metric: str = task_info(task).selection_metric
         # The LR schedule restarts from ``base_lr`` at ``phase_start`` (used by linear start).
@@ -338,8 +256,8 @@ class Trainer:
         cfg = self.config
         spe = self.steps_per_epoch
         total = cfg.epochs * spe
-        previous = _install_sigint(self.request_stop)
-        bar = _progress(cfg.progress, total, self.step, self.run_dir.name)
+        previous = install_sigint(self.request_stop)
+        bar = progress(cfg.progress, total, self.step, self.run_dir.name)
         try:
             while self.epoch < cfg.epochs:
                 lr = self.lr_at(self.epoch)
@@ -385,7 +303,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-            _restore_sigint(previous)
+            restore_sigint(previous)
         return False
 
     def _train_batch(self, order: torch.Tensor | None, index: int) -> Batch:
@@ -482,7 +400,7 @@ class Trainer:
             seconds=round(self.seconds, 3),
         )
         if self.dist.is_main:
-            _export_safetensors(self.model, self.run_dir / "model.safetensors")
+            export_safetensors(self.model, self.run_dir / "model.safetensors")
             atomic_write_text(
                 self.run_dir / "final.json", json.dumps(result.to_json(), indent=2) + "\n"
             )
@@ -492,46 +410,3 @@ class Trainer:
     def _final_result(self) -> FitResult:
         data = json.loads((self.run_dir / "final.json").read_text())
         return FitResult(self.run_dir, **data)
-
-
-def _export_safetensors(model: nn.Module, path: Path) -> None:
-    """The best weights as ``model.safetensors`` for use outside mneme (``safetensors`` extra)."""
-    try:
-        from safetensors.torch import save_file
-    except ImportError:  # the optional extra is not installed
-        return
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
-
-
-def _plain(config: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(config)
-
-
-def _progress(enabled: bool, total: int, initial: int, name: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=name, unit="step", dynamic_ncols=True)
-
-
-def _install_sigint(request_stop: Callable[[], None]) -> Any:
-    """First Ctrl-C: finish the step, checkpoint, exit cleanly. Second: the usual interrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, frame: Any) -> None:
-        request_stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    return signal.signal(signal.SIGINT, handler)
-
-
-def _restore_sigint(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGINT, previous)

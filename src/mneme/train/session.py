@@ -1,0 +1,76 @@
+"""The loop's surroundings: the optimiser, the progress bar, Ctrl-C, the safetensors export.
+
+Kept apart from ``mneme.train.loop`` so that the loop reads as a loop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mneme.config import TrainConfig
+
+__all__ = ["export_safetensors", "install_sigint", "make_optimizer", "plain", "progress",
+           "restore_sigint"]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+
+
+def export_safetensors(model: nn.Module, path: Path) -> None:
+    """The best weights as ``model.safetensors`` for use outside mneme (``safetensors`` extra)."""
+    try:
+        from safetensors.torch import save_file
+    except ImportError:  # the optional extra is not installed
+        return
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+
+
+def plain(config: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def progress(enabled: bool, total: int, initial: int, name: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="step", dynamic_ncols=True)
+
+
+def install_sigint(request_stop: Callable[[], None]) -> Any:
+    """First Ctrl-C: finish the step, checkpoint, exit cleanly. Second: the usual interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        request_stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
