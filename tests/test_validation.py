@@ -246,16 +246,128 @@ def _declared_configs() -> list[type]:
                     and any(isinstance(v, Rule) for f in dataclasses.fields(value)
                             for v in f.metadata.values())):
                 found.append(value)
-    return found
+    # The composed model configs (a core's config plus embedding_dim and head_size) are made on
+    # demand, so the module scan sees only those made so far: make every one.
+    from mneme import registry
+    from mneme.models.sequence import composed_config
+
+    registry.load()
+    found += [composed_config(core) for core in registry.CORES.values()]
+    return list(dict.fromkeys(found))
 
 
 DECLARED = _declared_configs()
 
+CORE_CONFIGS = {"RNNCoreConfig", "IRNNCoreConfig", "LSTMCoreConfig", "GRUCoreConfig",
+                "FastWeightsConfig", "DeltaRuleConfig", "AssociativeLSTMConfig",
+                "HopfieldCoreConfig", "SelfAttentionConfig", "NTMConfig"}
+
 
 def test_the_walk_finds_the_configs() -> None:
     names = {cls.__name__ for cls in DECLARED}
-    assert len(DECLARED) >= 24
+    assert len(DECLARED) >= 40  # 24 before the cores were converted, + 9 of them, + 10 composed
     assert {"TrainConfig", "NTMConfig", "BabiConfig", "GenerateOptions", "TSPConfig"} <= names
+    assert names >= CORE_CONFIGS
+    assert {name.removesuffix("Config") + "ModelConfig" for name in CORE_CONFIGS} <= names
+
+
+# -- the cores' configs ------------------------------------------------------------------------
+def _core_config(name: str) -> type:
+    return next(cls for cls in DECLARED if cls.__name__ == name)
+
+
+@pytest.mark.parametrize(("name", "changes", "message"), [
+    ("RNNCoreConfig", {"hidden_size": 0}, "hidden_size must be >= 1 (got 0)"),
+    ("RNNCoreConfig", {"num_layers": 0}, "num_layers must be >= 1 (got 0)"),
+    ("RNNCoreConfig", {"dropout": 1.0}, "dropout must be in [0, 1) (got 1.0)"),
+    ("RNNCoreConfig", {"dropout": -0.1}, "dropout must be in [0, 1) (got -0.1)"),
+    ("IRNNCoreConfig", {"num_layers": 0}, "num_layers must be >= 1 (got 0)"),
+    ("LSTMCoreConfig", {"hidden_size": 2.5}, "hidden_size must be an integer (got 2.5)"),
+    ("LSTMCoreConfig", {"variant": "gated"},
+     "variant must be one of 'standard', 'peephole', 'coupled', 'no-forget', 'no-output', "
+     "'layer-norm' (got 'gated')"),
+    ("GRUCoreConfig", {"dropout": 1.5}, "dropout must be in [0, 1) (got 1.5)"),
+    ("FastWeightsConfig", {"hidden_size": 0}, "hidden_size must be >= 1 (got 0)"),
+    ("FastWeightsConfig", {"decay": 1.01}, "decay must be in [0, 1] (got 1.01)"),
+    ("FastWeightsConfig", {"decay": -0.5}, "decay must be in [0, 1] (got -0.5)"),
+    ("FastWeightsConfig", {"fast_lr": -0.1}, "fast_lr must be >= 0 (got -0.1)"),
+    ("FastWeightsConfig", {"inner_steps": 0}, "inner_steps must be >= 1 (got 0)"),
+    ("FastWeightsConfig", {"retrieval": "dense"},
+     "retrieval must be one of 'auto', 'matrix', 'attention' (got 'dense')"),
+    ("DeltaRuleConfig", {"hidden_size": 0}, "hidden_size must be >= 1 (got 0)"),
+    ("AssociativeLSTMConfig", {"hidden_size": 0}, "hidden_size must be >= 2 (got 0)"),
+    ("AssociativeLSTMConfig", {"hidden_size": 7}, "hidden_size must be even (got 7)"),
+    ("AssociativeLSTMConfig", {"copies": 0}, "copies must be >= 1 (got 0)"),
+    ("HopfieldCoreConfig", {"hidden_size": 0}, "hidden_size must be >= 1 (got 0)"),
+    ("HopfieldCoreConfig", {"key_size": 0}, "key_size must be >= 1 (got 0)"),
+    ("HopfieldCoreConfig", {"beta": 0.0}, "beta must be > 0 (got 0.0)"),
+    ("HopfieldCoreConfig", {"update_steps": 0}, "update_steps must be >= 1 (got 0)"),
+    ("SelfAttentionConfig", {"num_heads": 5},
+     "hidden_size must be divisible by num_heads (got 64 and 5)"),
+    ("SelfAttentionConfig", {"ff_size": 0}, "ff_size must be >= 1 (got 0)"),
+])
+def test_core_configs_reject_what_they_rejected_before(name, changes, message) -> None:
+    cls = _core_config(name)
+    with pytest.raises(ConfigError, match=_exact(f"{name}.{message}")):
+        cls(**changes).validate()
+
+
+@pytest.mark.parametrize(("name", "changes"), [
+    ("RNNCoreConfig", {"hidden_size": 1, "num_layers": 1, "dropout": 0.0}),
+    ("RNNCoreConfig", {"dropout": 0.999}),
+    ("LSTMCoreConfig", {"variant": "layer-norm"}),
+    ("FastWeightsConfig", {"decay": 0.0, "fast_lr": 0.0, "retrieval": "attention"}),
+    ("FastWeightsConfig", {"decay": 1.0, "inner_steps": 1}),
+    ("AssociativeLSTMConfig", {"hidden_size": 2, "copies": 1}),
+    ("HopfieldCoreConfig", {"key_size": 1, "beta": 1e-9}),
+    ("HopfieldCoreConfig", {"key_size": None, "beta": None}),
+    ("SelfAttentionConfig", {"hidden_size": 5, "num_heads": 5, "ff_size": 1}),
+])
+def test_core_configs_accept_their_boundaries(name, changes) -> None:
+    _core_config(name)(**changes).validate()
+
+
+def test_composed_configs_check_the_core_fields_and_their_own() -> None:
+    lstm = _core_config("LSTMCoreModelConfig")
+    lstm(embedding_dim=1, head_size=1).validate()
+    for changes, message in [
+        ({"embedding_dim": 0}, "embedding_dim must be >= 1 (got 0)"),
+        ({"head_size": 0}, "head_size must be >= 1 (got 0)"),
+        ({"hidden_size": 0}, "hidden_size must be >= 1 (got 0)"),
+        ({"dropout": 1.0}, "dropout must be in [0, 1) (got 1.0)"),
+    ]:
+        with pytest.raises(ConfigError, match=_exact(f"LSTMCoreModelConfig.{message}")):
+            lstm(**changes).validate()
+    with pytest.raises(ConfigError, match=_exact("AssociativeLSTMModelConfig.hidden_size must "
+                                                 "be even (got 9)")):
+        _core_config("AssociativeLSTMModelConfig")(hidden_size=9).validate()
+    with pytest.raises(ConfigError, match=r"^SelfAttentionModelConfig\.hidden_size must be "
+                                          r"divisible by num_heads"):
+        _core_config("SelfAttentionModelConfig")(num_heads=3).validate()
+
+
+def test_a_plain_plugin_core_config_is_composed_with_checked_fields(monkeypatch) -> None:
+    from mneme.models import sequence
+    from mneme.models.sequence import composed_config
+    from mneme.registry import Entry
+
+    monkeypatch.setitem(vars(sequence), "PlainCoreModelConfig", None)  # removed after the test
+
+    @dataclass(frozen=True)
+    class PlainCoreConfig:
+        width: int = 4
+
+        def validate(self) -> None:
+            if self.width < 1:
+                raise ConfigError("PlainCoreConfig.width must be >= 1")
+
+    cls = composed_config(Entry("plain", "core", PlainCoreConfig, lambda c, d: None, "x"))
+    cls().validate()
+    with pytest.raises(ConfigError, match=_exact("PlainCoreModelConfig.head_size must be >= 1 "
+                                                 "(got 0)")):
+        cls(head_size=0).validate()
+    with pytest.raises(ConfigError, match="width"):
+        cls(width=0).validate()
 
 
 @pytest.mark.parametrize("cls", DECLARED, ids=lambda cls: cls.__qualname__)

@@ -186,20 +186,21 @@ def test_state_packs_detaches_and_round_trips(tmp_path) -> None:
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("hidden_size", 0, "hidden_size must be >= 1 (got 0)"),
-    ("num_layers", 0, "num_layers must be >= 1"),
-    ("num_heads", 3, "hidden_size must be divisible by num_heads"),
-    ("num_heads", 0, "num_heads must be >= 1"),
-    ("ff_size", 0, "ff_size must be >= 1"),
-    ("dropout", 1.0, "dropout must be in [0, 1)"),
-    ("dropout", -0.1, "dropout must be in [0, 1)"),
-    ("max_length", 0, "max_length must be >= 1"),
-    ("position", "rotary", "position must be"),
+    ("num_layers", 0, "num_layers must be >= 1 (got 0)"),
+    ("num_heads", 3, "hidden_size must be divisible by num_heads (got 64 and 3)"),
+    ("num_heads", 0, "num_heads must be >= 1 (got 0)"),
+    ("ff_size", 0, "ff_size must be >= 1 (got 0)"),
+    ("dropout", 1.0, "dropout must be in [0, 1) (got 1.0)"),
+    ("dropout", -0.1, "dropout must be in [0, 1) (got -0.1)"),
+    ("max_length", 0, "max_length must be >= 1 (got 0)"),
+    ("position", "rotary",
+     "position must be one of 'sinusoidal', 'none', 'learned' (got 'rotary')"),
 ])
 def test_validate_names_the_field(field: str, value: object, message: str) -> None:
     config = dataclasses.replace(SelfAttentionConfig(), **{field: value})
     with pytest.raises(UserError) as info:
         config.validate()
-    assert message in str(info.value)
+    assert str(info.value) == f"SelfAttentionConfig.{message}"
     with pytest.raises(UserError):
         build_self_attention_core(config, 3)
     SelfAttentionConfig().validate()

@@ -354,10 +354,17 @@ def test_composed_config_is_the_cores_fields_plus_embedding_dim_and_head_size(na
 
 def test_compose_rejects_bad_composition_sizes():
     core = registry.core_entry("lstm")
-    with pytest.raises(UserError, match="embedding_dim"):
+    with pytest.raises(UserError, match=r"^LSTMCoreModelConfig\.embedding_dim must be >= 1 "
+                                        r"\(got 0\)$"):
         compose(core, small("lstm", embedding_dim=0), info())
-    with pytest.raises(UserError, match="head_size"):
-        compose(core, small("lstm", head_size=0), info())
+    with pytest.raises(UserError, match=r"^LSTMCoreModelConfig\.head_size must be >= 1 "
+                                        r"\(got -2\)$"):
+        compose(core, small("lstm", head_size=-2), info())
+    with pytest.raises(UserError, match=r"^LSTMCoreModelConfig\.variant must be one of "):
+        compose(core, small("lstm", variant="gated"), info())
+    with pytest.raises(UserError, match=r"^AssociativeLSTMModelConfig\.hidden_size must be even "
+                                        r"\(got 7\)$"):
+        compose(registry.core_entry("alstm"), small("alstm", hidden_size=7), info())
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,14 @@ Legend: B batch, T time, D input features, H hidden units (H/2 complex), S copie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from mneme.errors import UserError
 from mneme.registry import register_core
 from mneme.types import register_state
+from mneme.validation import Validated, at_least, invalid
 
 __all__ = ["AssociativeLSTM", "AssociativeLSTMState", "bound", "complex_mul"]
 
@@ -126,7 +126,7 @@ class AssociativeLSTM(nn.Module):
 
 
 @dataclass(frozen=True)
-class AssociativeLSTMConfig:
+class AssociativeLSTMConfig(Validated):
     """The associative LSTM as a core (Danihelka et al. 2016).
 
     Attributes:
@@ -134,16 +134,13 @@ class AssociativeLSTMConfig:
         copies: S redundant memory copies.
     """
 
-    hidden_size: int = 100
-    copies: int = 4
+    hidden_size: int = field(default=100, metadata=at_least(2))
+    copies: int = field(default=4, metadata=at_least(1))
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.hidden_size < 2 or self.hidden_size % 2:
-            raise UserError(f"AssociativeLSTMConfig.hidden_size must be even and >= 2 "
-                            f"(got {self.hidden_size})")
-        if self.copies < 1:
-            raise UserError(f"AssociativeLSTMConfig.copies must be >= 1 (got {self.copies})")
+    def check(self) -> None:
+        """H/2 complex units: ``hidden_size`` is even."""
+        if self.hidden_size % 2:
+            raise invalid(self, "hidden_size", "must be even")
 
 
 @register_core("alstm", config=AssociativeLSTMConfig, family="fast-weights",

@@ -20,14 +20,14 @@ Legend: B batch, T time, D input features, H hidden units (key, value and query 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from mneme.errors import UserError
 from mneme.registry import register_core
 from mneme.types import register_state
+from mneme.validation import Validated, at_least
 
 __all__ = ["DeltaFastWeights", "DeltaState"]
 
@@ -104,7 +104,7 @@ class DeltaFastWeights(nn.Module):
 
 
 @dataclass(frozen=True)
-class DeltaRuleConfig:
+class DeltaRuleConfig(Validated):
     """The delta-rule fast weight programmer as a core (Schlag, Irie & Schmidhuber 2021).
 
     Attributes:
@@ -112,13 +112,8 @@ class DeltaRuleConfig:
         layer_norm: normalise the output y (keeps the feedback well scaled).
     """
 
-    hidden_size: int = 100
+    hidden_size: int = field(default=100, metadata=at_least(1))
     layer_norm: bool = True
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.hidden_size < 1:
-            raise UserError(f"DeltaRuleConfig.hidden_size must be >= 1 (got {self.hidden_size})")
 
 
 @register_core("delta-rule", config=DeltaRuleConfig, family="fast-weights",

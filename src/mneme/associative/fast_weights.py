@@ -27,15 +27,15 @@ Legend: B batch, T time, D input features, H hidden units, S inner-loop steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from mneme.errors import UserError
 from mneme.registry import register_core
 from mneme.types import register_state
+from mneme.validation import Validated, at_least, in_range, one_of
 
 __all__ = [
     "FastWeightRNN",
@@ -240,7 +240,7 @@ class FastWeightRNN(nn.Module):
 
 
 @dataclass(frozen=True)
-class FastWeightsConfig:
+class FastWeightsConfig(Validated):
     """The fast-weight RNN as a core (Ba et al. 2016, section 3).
 
     Attributes:
@@ -253,24 +253,13 @@ class FastWeightsConfig:
         recurrent_init: W starts as this times the identity.
     """
 
-    hidden_size: int = 100
-    decay: float = 0.95
-    fast_lr: float = 0.5
-    inner_steps: int = 1
+    hidden_size: int = field(default=100, metadata=at_least(1))
+    decay: float = field(default=0.95, metadata=in_range(0.0, 1.0))
+    fast_lr: float = field(default=0.5, metadata=at_least(0.0))
+    inner_steps: int = field(default=1, metadata=at_least(1))
     layer_norm: bool = True
-    retrieval: Retrieval = "auto"
+    retrieval: Retrieval = field(default="auto", metadata=one_of())
     recurrent_init: float = 0.05
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.hidden_size < 1:
-            raise UserError(f"FastWeightsConfig.hidden_size must be >= 1 (got {self.hidden_size})")
-        if not 0.0 <= self.decay <= 1.0:
-            raise UserError(f"FastWeightsConfig.decay must be in [0, 1] (got {self.decay})")
-        if self.fast_lr < 0:
-            raise UserError(f"FastWeightsConfig.fast_lr must be >= 0 (got {self.fast_lr})")
-        if self.inner_steps < 1:
-            raise UserError(f"FastWeightsConfig.inner_steps must be >= 1 (got {self.inner_steps})")
 
 
 @register_core("fast-weights", config=FastWeightsConfig, family="fast-weights",

@@ -13,15 +13,15 @@ D_v value size.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from mneme.associative.modern_hopfield import Hopfield
-from mneme.errors import UserError
 from mneme.registry import register_core
 from mneme.types import register_state
+from mneme.validation import Validated, at_least, greater_than
 
 __all__ = ["HopfieldCore", "HopfieldCoreConfig", "HopfieldState", "HopfieldTrace"]
 
@@ -115,7 +115,7 @@ class HopfieldCore(nn.Module):
 
 
 @dataclass(frozen=True)
-class HopfieldCoreConfig:
+class HopfieldCoreConfig(Validated):
     """The causal modern-Hopfield core.
 
     Attributes:
@@ -125,22 +125,10 @@ class HopfieldCoreConfig:
         update_steps: Hopfield updates of the query, >= 1 (the paper: one suffices).
     """
 
-    hidden_size: int = 100
-    key_size: int | None = None
-    beta: float | None = None
-    update_steps: int = 1
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        if self.hidden_size < 1:
-            raise UserError(f"HopfieldCoreConfig.hidden_size must be >= 1 (got {self.hidden_size})")
-        if self.key_size is not None and self.key_size < 1:
-            raise UserError(f"HopfieldCoreConfig.key_size must be >= 1 (got {self.key_size})")
-        if self.beta is not None and not self.beta > 0:
-            raise UserError(f"HopfieldCoreConfig.beta must be > 0 (got {self.beta})")
-        if self.update_steps < 1:
-            raise UserError(f"HopfieldCoreConfig.update_steps must be >= 1 "
-                            f"(got {self.update_steps})")
+    hidden_size: int = field(default=100, metadata=at_least(1))
+    key_size: int | None = field(default=None, metadata=at_least(1))
+    beta: float | None = field(default=None, metadata=greater_than(0.0))
+    update_steps: int = field(default=1, metadata=at_least(1))
 
 
 @register_core("hopfield", config=HopfieldCoreConfig, family="associative",

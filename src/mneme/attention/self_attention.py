@@ -22,16 +22,16 @@ N cached steps (past + T after a call).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mneme.errors import UserError
 from mneme.registry import register_core
 from mneme.types import register_state
+from mneme.validation import Validated, at_least, in_range, invalid, one_of
 
 __all__ = [
     "SelfAttentionConfig",
@@ -44,7 +44,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SelfAttentionConfig:
+class SelfAttentionConfig(Validated):
     """A causal Transformer decoder stack as a core.
 
     Attributes:
@@ -60,30 +60,21 @@ class SelfAttentionConfig:
             False is the paper's post-LN LN(x + sublayer(x)).
     """
 
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    ff_size: int | None = None
-    dropout: float = 0.0
-    position: Literal["sinusoidal", "none", "learned"] = "sinusoidal"
-    max_length: int = 2048
+    hidden_size: int = field(default=64, metadata=at_least(1))
+    num_layers: int = field(default=2, metadata=at_least(1))
+    num_heads: int = field(default=4, metadata=at_least(1))
+    ff_size: int | None = field(default=None, metadata=at_least(1))
+    dropout: float = field(default=0.0, metadata=in_range(0.0, 1.0, closed="left"))
+    position: Literal["sinusoidal", "none", "learned"] = field(default="sinusoidal",
+                                                               metadata=one_of())
+    max_length: int = field(default=2048, metadata=at_least(1))
     norm_first: bool = True
 
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        for name in ("hidden_size", "num_layers", "num_heads", "max_length"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be >= 1 (got {getattr(self, name)})")
+    def check(self) -> None:
+        """Every head gets H / num_heads features."""
         if self.hidden_size % self.num_heads:
-            raise UserError(f"hidden_size must be divisible by num_heads "
-                            f"(got {self.hidden_size} and {self.num_heads})")
-        if self.ff_size is not None and self.ff_size < 1:
-            raise UserError(f"ff_size must be >= 1 or None (got {self.ff_size})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.position not in ("sinusoidal", "none", "learned"):
-            raise UserError(f"position must be sinusoidal, none or learned "
-                            f"(got {self.position!r})")
+            raise invalid(self, "hidden_size", "must be divisible by num_heads",
+                          got=f"{self.hidden_size} and {self.num_heads}")
 
 
 @register_state

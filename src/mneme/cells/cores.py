@@ -10,13 +10,13 @@ Legend: D input features, H hidden units, L layers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from mneme.cells.build import build_stack
 from mneme.cells.stacks import RecurrentStack
-from mneme.errors import UserError
 from mneme.registry import register_core
+from mneme.validation import Validated, at_least, in_range, one_of
 
 __all__ = ["GRUCoreConfig", "IRNNCoreConfig", "LSTMCoreConfig", "RNNCoreConfig"]
 
@@ -26,7 +26,7 @@ _LSTM_CELLS = {"standard": "lstm", "peephole": "peephole", "coupled": "coupled",
 
 
 @dataclass(frozen=True)
-class RNNCoreConfig:
+class RNNCoreConfig(Validated):
     """A stack of recurrent layers.
 
     Attributes:
@@ -35,19 +35,9 @@ class RNNCoreConfig:
         dropout: dropout between stacked layers (Zaremba et al. 2014), 0 for none.
     """
 
-    hidden_size: int = 100
-    num_layers: int = 1
-    dropout: float = 0.0
-
-    def validate(self) -> None:
-        """Raise ``UserError`` naming the first bad field."""
-        for name in ("hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{type(self).__name__}.{name} must be >= 1 "
-                                f"(got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"{type(self).__name__}.dropout must be in [0, 1) "
-                            f"(got {self.dropout})")
+    hidden_size: int = field(default=100, metadata=at_least(1))
+    num_layers: int = field(default=1, metadata=at_least(1))
+    dropout: float = field(default=0.0, metadata=in_range(0.0, 1.0, closed="left"))
 
 
 @dataclass(frozen=True)
@@ -72,7 +62,7 @@ class LSTMCoreConfig(RNNCoreConfig):
     """
 
     forget_bias: float = 1.0
-    variant: LSTMVariant = "standard"
+    variant: LSTMVariant = field(default="standard", metadata=one_of())
 
 
 @dataclass(frozen=True)
@@ -113,9 +103,7 @@ def build_irnn_core(config: IRNNCoreConfig, input_size: int) -> RecurrentStack:
                source="Hochreiter & Schmidhuber 1997; Gers et al. 2000; Greff et al. 2017")
 def build_lstm_core(config: LSTMCoreConfig, input_size: int) -> RecurrentStack:
     """An LSTM stack (or variant) reading D = ``input_size`` features."""
-    if config.variant not in _LSTM_CELLS:
-        raise UserError(f"LSTMCoreConfig.variant must be one of {', '.join(_LSTM_CELLS)} "
-                        f"(got {config.variant!r})")
+    config.validate()  # before the variant's lookup: an unknown variant is a ConfigError
     cell = _LSTM_CELLS[config.variant]
     return _stack(cell, config, input_size, forget_bias=config.forget_bias)
 

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from mneme.errors import UserError
 from mneme.registry import Entry
 from mneme.types import ModelOutput, TaskInfo
+from mneme.validation import Validated, at_least, validate_config
 
 __all__ = ["DEFAULT_EMBEDDING_DIM", "SequenceModel", "compose", "composed_config", "core_config"]
 
@@ -109,14 +110,29 @@ class SequenceModel(nn.Module):
 @functools.cache
 def composed_config(core: Entry) -> type:
     """The model config of ``core`` composed with a task: the core's config dataclass plus
-    ``embedding_dim`` (E, None: ``DEFAULT_EMBEDDING_DIM``) and ``head_size`` (None: linear)."""
+    ``embedding_dim`` (E, None: ``DEFAULT_EMBEDDING_DIM``) and ``head_size`` (None: linear).
+
+    A ``Validated`` core config's ``validate()`` is inherited: the core's declared fields, these
+    two (>= 1 or None), then the core's ``check()``. A plugin's plain config dataclass gets a
+    ``validate()`` that checks the declared fields, then runs the core's own ``validate()`` if it
+    has one."""
     base = core.config
     extra = [
-        ("embedding_dim", int | None, dataclasses.field(default=None)),
-        ("head_size", int | None, dataclasses.field(default=None)),
+        ("embedding_dim", int | None, dataclasses.field(default=None, metadata=at_least(1))),
+        ("head_size", int | None, dataclasses.field(default=None, metadata=at_least(1))),
     ]
+    namespace: dict[str, Any] = {}
+    if not issubclass(base, Validated):
+        own = getattr(base, "validate", None)
+
+        def validate(self: Any) -> None:
+            validate_config(self)
+            if callable(own):
+                own(self)
+
+        namespace["validate"] = validate
     cls = dataclasses.make_dataclass(f"{base.__name__.removesuffix('Config')}ModelConfig",
-                                     extra, bases=(base,), frozen=True)
+                                     extra, bases=(base,), namespace=namespace, frozen=True)
     cls.__doc__ = (f"{base.__name__} composed with a task: the core's fields, plus embedding_dim "
                    "(E for token inputs; None: 64) and head_size (a ReLU layer before the "
                    "output; None: linear).")
@@ -150,11 +166,11 @@ def compose(core: Entry, model_config: Any, info: TaskInfo) -> SequenceModel:
     Raises:
         UserError: a bad config field, or a task without a sequence view.
     """
-    for name in ("embedding_dim", "head_size"):
-        value = getattr(model_config, name, None)
-        if value is not None and value < 1:
-            raise UserError(f"{type(model_config).__name__}.{name} must be >= 1 or None "
-                            f"(got {value})")
+    validate = getattr(model_config, "validate", None)  # a core's own config may have none
+    if callable(validate):
+        validate()
+    else:
+        validate_config(model_config)
     if not info.composable:
         raise UserError("this task declares no sequence view: use a task-facing model")
     embedding_dim = getattr(model_config, "embedding_dim", None)
