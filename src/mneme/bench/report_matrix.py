@@ -94,7 +94,8 @@ def _grid(entries: Sequence[MatrixEntry]) -> tuple[list[str], list[str],
 
 
 def _unit(entry: MatrixEntry) -> str:
-    return f"{entry.info.metric} ({entry.info.unit})"
+    info = entry.info
+    return info.unit if info.metric.lower() in info.unit.lower() else f"{info.metric} ({info.unit})"
 
 
 def matrix_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
@@ -155,7 +156,7 @@ def matrix_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
         *(anchors or ["- none"]), "",
         f"No published run that we know of: {', '.join(unpublished) or 'none'}.", "",
         "![matrix](plots/matrix.png)", ""])
-    return text, table
+    return text, "\n".join([table, "", "Solved by:", *solved_lines])
 
 
 def _generalisation_table(entries: Sequence[MatrixEntry], cores: list[str],
