@@ -31,6 +31,7 @@ from mneme.models.lm import (
 from mneme.models.recipes import recipe
 from mneme.tasks.text import LMSpec, PTBConfig, PTBTask
 from mneme.train.loop import Trainer
+from mneme.types import pack_state, unpack_state
 
 V = 13
 
@@ -199,7 +200,7 @@ class _FakeStack(nn.Module):
         return y, _FakeState(h, (h * 2, count + x.shape[1]))
 
 
-def test_cells_stack_state_is_flattened_to_tuples(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stack_state_is_carried_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     def fake_build_stack(cell: str, d: int, h: int, layers: int, **kw: object) -> nn.Module:
         assert cell == "fake" and layers == 2
         assert set(kw) == {"dropout", "variational", "recurrent_dropout"}
@@ -213,12 +214,12 @@ def test_cells_stack_state_is_flattened_to_tuples(monkeypatch: pytest.MonkeyPatc
     x = tokens(2, 6)
     full = model(x)
     a = model(x[:, :2])
-    assert isinstance(a.state, tuple) and isinstance(a.state[1], tuple)
+    assert isinstance(a.state, _FakeState) and isinstance(a.state.extra, tuple)
     b = model(x[:, 2:], state=a.state)
     torch.testing.assert_close(torch.cat([a.logits, b.logits], 1), full.logits)
-    assert torch.equal(b.state[1][1], torch.full((1, 2, 5), 6.0, dtype=torch.float64))
+    assert torch.equal(b.state.extra[1], torch.full((1, 2, 5), 6.0, dtype=torch.float64))
     picked = model.reorder_state(b.state, torch.tensor([1]))
-    torch.testing.assert_close(picked[0], b.state[0][:, 1:])
+    torch.testing.assert_close(picked.hidden, b.state.hidden[:, 1:])
 
 
 @pytest.mark.parametrize(("cell", "extra"), [("peephole", {}), ("ln-gru", {}),
@@ -237,7 +238,13 @@ def test_mneme_cells_stacks_carry_state(cell: str, extra: dict[str, object]) -> 
     a = model(x[:, :3])
     b = model(x[:, 3:], state=a.state)
     torch.testing.assert_close(torch.cat([a.logits, b.logits], 1), full.logits)
-    assert isinstance(a.state, tuple) and all(isinstance(t, Tensor) for t in a.state)
+    # the stack's own registered state, which checkpoints pack (mneme.types.pack_state)
+    assert type(a.state).__name__ in ("RNNState", "LSTMState")
+    back = unpack_state(pack_state(a.state))
+    assert type(back) is type(a.state)
+    for name in ("hidden", "cell"):
+        if hasattr(a.state, name):
+            assert torch.equal(getattr(back, name), getattr(a.state, name))
     with pytest.raises(UserError, match=r"^LMConfig\.recurrent_dropout needs .*\(got 0\.2\)$"):
         LMConfig(recurrent_dropout=0.2).validate()
 

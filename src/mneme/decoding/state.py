@@ -9,12 +9,13 @@ and repeated; ``reorder_state`` does that on every tensor, on the dimension that
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from mneme import types
 
 __all__ = ["ReorderFn", "StepFn", "map_state", "reorder_state"]
 
@@ -25,25 +26,9 @@ ReorderFn = Callable[[Any, Tensor], Any]
 
 
 def map_state(state: Any, fn: Callable[[Tensor], Tensor]) -> Any:
-    """Apply ``fn`` to every tensor of a nested state, keeping its structure.
-
-    Non-tensor leaves (ints, strings, None) are kept as they are.
-    """
-    if isinstance(state, Tensor):
-        return fn(state)
-    if state is None:
-        return None
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        changes = {f.name: map_state(getattr(state, f.name), fn)
-                   for f in dataclasses.fields(state) if f.init}
-        return dataclasses.replace(state, **changes)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # NamedTuple
-        return type(state)(*(map_state(s, fn) for s in state))
-    if isinstance(state, tuple | list):
-        return type(state)(map_state(s, fn) for s in state)
-    if isinstance(state, dict):
-        return {k: map_state(v, fn) for k, v in state.items()}
-    return state
+    """Apply ``fn`` to every tensor of a nested state, keeping its structure
+    (``mneme.types.map_state`` with the arguments in this module's order)."""
+    return types.map_state(fn, state)
 
 
 def reorder_state(state: Any, index: Tensor, batch_dim: int = 0) -> Any:

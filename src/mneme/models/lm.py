@@ -17,9 +17,10 @@
   the last n-1 tokens of the previous chunk, so it sees its full context across chunk boundaries.
 
 Both return ``ModelOutput(logits (B, T, V), state=...)`` from ``forward(inputs (B, T), state)``,
-with a state of plain tensors (tuples, not dataclasses, so checkpoints load with
-``weights_only=True``), and offer ``step(tokens (B,), state) -> (log_probs (B, V), state)`` and
-``reorder_state(state, index)`` for ``mneme.decoding``.
+with a state of tensors (tuples, or a stack's registered state dataclass: checkpoints pack it
+with ``mneme.types.pack_state`` and load with ``weights_only=True``), and offer
+``step(tokens (B,), state) -> (log_probs (B, V), state)`` and ``reorder_state(state, index)`` for
+``mneme.decoding``.
 
 Legend: B batch, T time, E embedding size, H hidden units, L layers, V vocabulary, n the n-gram
 order.
@@ -123,31 +124,6 @@ class LockedDropout(nn.Module):
         return x * mask
 
 
-def _flatten_state(state: Any) -> Any:
-    """A core's state (dataclasses, NamedTuples, lists) as nested plain tuples of tensors."""
-    if state is None or isinstance(state, Tensor):
-        return state
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        return tuple(_flatten_state(getattr(state, f.name)) for f in dataclasses.fields(state))
-    if isinstance(state, tuple | list):
-        return tuple(_flatten_state(s) for s in state)
-    raise TypeError(f"cannot carry a recurrent state of type {type(state).__name__}")
-
-
-def _unflatten_state(plain: Any, template: Any) -> Any:
-    """Rebuild ``template``'s structure (from ``initial_state``) around the tensors of ``plain``."""
-    if template is None or isinstance(template, Tensor):
-        return plain
-    if dataclasses.is_dataclass(template) and not isinstance(template, type):
-        values = [_unflatten_state(p, getattr(template, f.name))
-                  for p, f in zip(plain, dataclasses.fields(template), strict=True)]
-        return type(template)(*values)
-    values = [_unflatten_state(p, t) for p, t in zip(plain, template, strict=True)]
-    if isinstance(template, tuple) and hasattr(template, "_fields"):  # NamedTuple
-        return type(template)(*values)
-    return type(template)(values)
-
-
 class RNNLanguageModel(nn.Module):
     """Embedding -> L recurrent layers -> linear ``(V, H)`` softmax (Zaremba et al. 2014).
 
@@ -155,8 +131,9 @@ class RNNLanguageModel(nn.Module):
         config: the hyper-parameters.
         vocab_size: V.
 
-    The state is a plain tuple: ``(h, c)`` for the LSTM, ``(h,)`` for GRU and RNN, each
-    ``(L, B, H)``; a ``mneme.cells`` stack's state is flattened into nested tuples.
+    The state is a tuple ``(h, c)`` for the fused LSTM, ``(h,)`` for GRU and RNN, each
+    ``(L, B, H)``, or a ``mneme.cells`` stack's own state (``RNNState``, ``LSTMState``); the loop
+    saves either with ``mneme.types.pack_state``.
 
     Raises:
         UserError: a bad config field, V < 2, or a cell name neither fused nor in mneme.cells.
@@ -202,10 +179,7 @@ class RNNLanguageModel(nn.Module):
         """
         x = self.drop(self.embedding(inputs))  # (B, T, E)
         if self.stack is not None:
-            template = self.stack.initial_state(inputs.shape[0], device=x.device, dtype=x.dtype)
-            core_state = None if state is None else _unflatten_state(state, template)
-            x, core_state = self.stack(x, core_state)
-            new_state = _flatten_state(core_state)
+            x, new_state = self.stack(x, state)
         else:
             x, new_state = self._run_fused(x, state)
         return ModelOutput(self.decoder(self.drop(x)), state=new_state)
