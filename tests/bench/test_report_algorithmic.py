@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mneme.bench.report import write_reports
-from mneme.bench.report_algorithmic import algorithmic_section
+from mneme.bench.report_family import family_section
 from mneme.bench.suites import SUITES, Cell, get_suite
 from mneme.config import TrainConfig
 from mneme.models.build import model_entry
@@ -53,35 +53,41 @@ def _finished(tmp_path: Path, *, recall: bool = False) -> list[tuple[Cell, dict]
 
 
 def test_tables_medians_generalisation_and_sequences(tmp_path: Path):
-    text, table = algorithmic_section(_finished(tmp_path), tmp_path)
-    copy = table.split("\n\n")[0]
-    head = copy.splitlines()[1]
-    assert "| len20 | len120 |" in head  # generalisation columns sorted by length
-    ntm = next(line for line in copy.splitlines() if line.startswith("| NTM, LSTM controller"))
-    # test bits: median 0.2 over [0, 0.5]; len120: median 6 of 3, 6, 9
-    assert "**0.20 [0.00-0.50]**" in ntm and "6.00 [3.00-9.00]" in ntm
-    assert "| L 1-20 | 3 |" in ntm
-    # valid bits <= 0.1 first at step 300, never, step 200 -> sequences x 16
-    assert "4.8k/never/3.2k" in ntm and "~200k" in ntm
-    lstm = next(line for line in copy.splitlines() if line.startswith("| LSTM"))
-    assert "**4.00**" in lstm and "300.00" in lstm and "never (in 4.8k)" in lstm
-    assert "Paper, NTM, LSTM controller:" in text and "section 4.1" in text
-    for name in ("algorithmic-copy-curves.png", "algorithmic-generalisation.png"):
+    text, table = family_section(_finished(tmp_path), tmp_path)
+    assert "| copy (ours) | (paper) |" in table.splitlines()[0]
+    ntm = next(line for line in table.splitlines() if line.startswith("| NTM, LSTM controller"))
+    # test bits: median 0.2 over [0, 0.5], solved (<= 1 bit); the paper's statement a footnote
+    assert "**0.20** [0.00-0.50] (n=3) | [1] |" in ntm
+    gen = text.split("Generalisation")[1]
+    assert "| copy len20 | copy len120 |" in gen  # generalisation columns sorted by length
+    ntm_gen = next(line for line in gen.splitlines() if line.startswith("| NTM, LSTM"))
+    assert "6.00 [3.00-9.00]" in ntm_gen  # len120: median 6 of 3, 6, 9
+    runs = text.split("Runs:")[1]
+    ntm_runs = next(line for line in runs.splitlines() if line.startswith("| NTM, LSTM"))
+    assert "| copy | length 1-20 | 3 |" in ntm_runs
+    # valid bits <= 1 (the task's solved threshold) first at step 200, 300, 200 -> x 16
+    assert "3.2k/4.8k/3.2k" in ntm_runs
+    lstm = next(line for line in table.splitlines() if line.startswith("| LSTM"))
+    assert "| 4.00 | [2] |" in lstm
+    assert "300.0" in gen and "never (in 4.8k)" in runs
+    assert "[1] NTM, LSTM controller, copy: cost near 0" in text and "section 4.1" in text
+    assert "approx. by 200k sequences" in text  # the paper's budget
+    for name in ("algorithmic-curves.png", "algorithmic-generalisation.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 10_000
 
 
 def test_write_reports_dispatches_algorithmic_cells(tmp_path: Path, monkeypatch):
-    from mneme.bench import report_algorithmic
+    from mneme.bench import report_family
 
-    for name in ("_plot_curves", "_plot_generalisation"):  # drawn in the test above
-        monkeypatch.setattr(report_algorithmic, name, lambda *args: None)
+    monkeypatch.setattr(report_family, "_plots", lambda *args: [])  # drawn in the test above
     finished = _finished(tmp_path, recall=True)
     table = write_reports(get_suite("algorithmic"), finished, tmp_path, seconds=3.0)
     results = (tmp_path / "results.md").read_text()
-    assert "## Algorithmic tasks" in results and "### Copy (section 4.1)" in results
-    recall = results.split("### Associative recall")[1]
-    assert "| items12 |" in recall and "| LSTM | K 2-6 | 1 | 2.00 | **1.00** | 30.00 |" in recall
-    assert results.index("### Copy") < results.index("### Associative recall")
+    assert "## Algorithmic tasks" in results and "| associative-recall (ours) |" in results
+    assert "| associative-recall items12 |" in results
+    runs = results.split("Runs:")[1]
+    assert "| LSTM | associative-recall | items 2-6 | 1 | 2.00 | 3.2k |" in runs
+    assert results.index("| copy (ours)") < results.index("| associative-recall (ours)")
     assert "bAbI" not in results and "NTM, LSTM controller" in table
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from mneme.bench import runner
-from mneme.bench.report import babi_table
 from mneme.bench.suites import SUITES, Suite, get_suite, recipe_cell
 from mneme.errors import UserError
 from mneme.tasks.babi import BabiConfig
@@ -87,17 +86,20 @@ def test_missing_data_is_reported_and_exits_nonzero(tmp_path: Path, capsys) -> N
     assert "skipped (data missing)" in err and "tasks_1-20_v1-2.tar.gz" in err
 
 
-def test_table_puts_paper_numbers_beside_ours() -> None:
+def test_table_puts_paper_numbers_beside_ours(tmp_path: Path) -> None:
+    from mneme.bench.report_family import family_entries, family_section
+
     cell = recipe_cell("c", "memn2n", "babi", BabiConfig(task_id=3), "memn2n")
     summary = {
         "test": {"error": 0.25},
         "seconds": 1.0,
         "repeats": [{"test": {"error": 0.25}}, {"test": {"error": 0.35}}],
     }
-    table, errors = babi_table([(cell, summary)], "1k")
-    row = next(line for line in table.splitlines() if line.startswith("| 3 |"))
-    assert "25.0 (30.0 ± 5.0, n=2)" in row and "40.3" in row  # paper: 40.3 on task 3
-    assert errors["memn2n"][3]["selected"] == pytest.approx(25.0)
+    _, table = family_section([(cell, summary)], tmp_path, select_best=True, plots=False)
+    row = next(line for line in table.splitlines() if line.startswith("| task 3 (1k) |"))
+    assert "25.00 (median 30.00 [25.00-35.00], n=2)" in row and "40.3" in row  # paper: 40.3
+    (entry,) = family_entries([(cell, summary)], None, select_best=True)
+    assert 100 * entry.selected == pytest.approx(25.0)
     assert "13.9 (11 failed)" in table
 
 

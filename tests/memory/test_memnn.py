@@ -11,7 +11,7 @@ import torch
 from tests.babi_fake import write_fake_babi
 from torch.func import functional_call
 
-from mneme.bench.report import babi_table
+from mneme.bench.report_family import family_section
 from mneme.bench.suites import SUITES, recipe_cell
 from mneme.errors import UserError
 from mneme.memory.memnn import (
@@ -428,10 +428,10 @@ def test_registry_recipe_and_suite() -> None:
 def test_report_puts_the_papers_memnn_column_beside_ours() -> None:
     cell = recipe_cell("m", "memnn", "babi", BabiConfig(task_id=3), "memnn")
     summary = {"test": {"error": 0.775}, "seconds": 1.0, "repeats": [{"test": {"error": 0.775}}]}
-    table, _ = babi_table([(cell, summary)], "1k")
+    _, table = family_section([(cell, summary)], None, select_best=True)
     assert "MemNN (strong supervision) (ours)" in table
-    row = next(line for line in table.splitlines() if line.startswith("| 3 |"))
-    assert "| 77.5 | 80.0 |" in row  # Weston et al. 2015, Table 3: 20% accuracy on task 3
+    row = next(line for line in table.splitlines() if line.startswith("| task 3 (1k) |"))
+    assert "| 77.50 | 80.0 |" in row  # Weston et al. 2015, Table 3: 20% accuracy on task 3
     assert "25.0 (13 failed)" in table
 
 

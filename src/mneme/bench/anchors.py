@@ -8,6 +8,7 @@ accuracies are turned into errors). A failed task is one with error > 5%.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -315,6 +316,42 @@ class MatrixAnchor:
     text: str
     source: str
     budget: str
+
+
+def anchor_for(family: str, group: str, column: str) -> tuple[str, str] | None:
+    """The published number for a report cell, as ``(text, source)``, or None.
+
+    ``family`` is the task family (``babi``, ``retrieval``, ``algorithmic``, ``pointer``, ``lm``),
+    ``group`` the report group (``memn2n``, ``lstm``, ``fast-weights``, ...) and ``column`` the
+    report's column name for the task setting (``mneme.bench.report_family.column_name``):
+    ``task 3 (1k)``, ``R = 20``, ``copy``, ``convex-hull n = 5``, ``ptb``. Reads the tables above
+    without changing them.
+    """
+    if family == "babi":
+        match = re.fullmatch(r"task (\d+) \((1k|10k)\)", column)
+        anchor = BABI[match[2]].get(group) if match else None
+        value = anchor.task(int(match[1])) if anchor and match else None
+        return None if value is None or anchor is None else (f"{value:.1f}", anchor.source)
+    if family == "retrieval":
+        match = re.fullmatch(r"R = (\d+)", column)
+        value = FAST_WEIGHTS.get(group, {}).get(int(match[1])) if match else None
+        return None if value is None else (f"{value:.2f}", f"{_FW}, R = {match[1]}")  # type: ignore[index]
+    if family == "algorithmic":
+        found = ALGORITHMIC.get(column.split()[0], {}).get(group)
+        return None if found is None else (found.summary, found.source)
+    if family == "pointer":
+        match = re.fullmatch(r"(\S+) n = (\d+)", column)
+        rows = [a for a in POINTER if match and (a.task, a.n) == (match[1], int(match[2]))]
+        if not rows:
+            return None
+        text = ", ".join(f"{a.metric} {a.value:g}" for a in rows)
+        return f"{text} ({rows[0].note})", rows[0].source
+    if family == "lm" and column == "ptb" and group in PTB:
+        lm = PTB[group]
+        parts = [f"{name} {value:.1f}" for name, value in (("valid", lm.valid), ("test", lm.test))
+                 if value is not None]
+        return ", ".join(parts), lm.source
+    return None
 
 
 def _matrix_anchors() -> dict[tuple[str, str], MatrixAnchor]:
