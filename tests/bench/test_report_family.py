@@ -81,6 +81,7 @@ def test_columns_name_what_differs_and_entries_keep_every_seed(tmp_path: Path):
     # without a hook, a column is the task and the fields that differ within the group
     from mneme.bench import report_family
 
+    report_family._hooks("retrieval")
     hooks = report_family.HOOKS.pop("retrieval")
     try:
         cells = [c for c, _ in finished]

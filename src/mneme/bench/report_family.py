@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mneme import registry
-from mneme.bench.anchors import BABI, anchor_for
+from mneme.bench.anchors import anchor_for
 from mneme.bench.suites import Cell
 from mneme.errors import MissingDataError
 from mneme.types import TaskInfo
@@ -97,7 +97,7 @@ def _differing(cells: Sequence[Cell]) -> dict[str, list[str]]:
 def column_name(cell: Cell, info: TaskInfo, siblings: Sequence[Cell] = ()) -> str:
     """The task setting a cell reports under: the family hook's name, else the task's name plus
     the config fields that tell it from ``siblings`` (the same group's cells of that task)."""
-    hooks = HOOKS.get(info.family or "")
+    hooks = _hooks(info.family)
     if hooks is not None and hooks.column is not None:
         return hooks.column(cell)
     same = [c for c in siblings if c.task_name == cell.task_name and c.group == cell.group]
@@ -193,7 +193,7 @@ def family_entries(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path | 
     entries = []
     for cell, summary in finished:
         info = task_info(cell, summary)
-        hooks = HOOKS.get(info.family or "")
+        hooks = _hooks(info.family)
         if hooks is not None and hooks.expand is not None:
             spread = hooks.expand(cell, summary, info)
             if spread:
@@ -227,7 +227,7 @@ def family_entries(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path | 
     return entries
 
 
-# -- hooks: what cannot be generic ------------------------------------------------------------
+# -- hooks: what cannot be generic (filled by mneme.bench.report_hooks) ------------------------
 @dataclass(frozen=True)
 class Hooks:
     """What a family's section needs beyond the generic table.
@@ -251,82 +251,15 @@ class Hooks:
     plot_name: Callable[[list[FamilyEntry]], str] | None = None
 
 
-def _babi_size(cell: Cell) -> str:
-    return str(getattr(cell.task, "size", "1k"))
+HOOKS: dict[str, Hooks] = {}
+"""Per task family (``TaskInfo.family``): what its section adds to the generic table; filled by
+importing ``mneme.bench.report_hooks`` (``_hooks``)."""
 
 
-def _babi_column(cell: Cell) -> str:
-    return f"task {cell.task.task_id} ({_babi_size(cell)})"
+def _hooks(family: str | None) -> Hooks | None:
+    import mneme.bench.report_hooks  # noqa: F401  (fills HOOKS on first use)
 
-
-def _babi_expand(cell: Cell, summary: dict[str, Any], info: TaskInfo) -> list[FamilyEntry]:
-    """Joint training: one cell, one column per bAbI task (``error_task{N}``)."""
-    if not getattr(cell.task, "joint", False):
-        return []
-    entries = []
-    for key, value in summary["test"].items():
-        if key.startswith("error_task"):
-            task_id = int(key.removeprefix("error_task"))
-            entries.append(FamilyEntry(cell, cell.group, f"task {task_id} ({_babi_size(cell)})",
-                                       info, (float(value),),
-                                       seconds=float(summary.get("seconds", 0.0))))
-    return entries
-
-
-FAILED_ABOVE = 5.0
-"""% test error: the bAbI papers' definition of a failed task (the task's ``solved_below``)."""
-
-
-def _babi_rows(entries: list[FamilyEntry]) -> list[tuple[str, dict[str, tuple[str, str]]]]:
-    """bAbI's summary: the mean over the table's tasks, failed tasks (> 5%), the paper's mean
-    over all 20 tasks."""
-    size = _babi_size(entries[0].cell)
-    mean, failed, paper = {}, {}, {}
-    for group in dict.fromkeys(e.group for e in entries):
-        mine = [e for e in entries if e.group == group]
-        ours = [100 * e.headline for e in mine]
-        theirs = [float(a[0]) for e in mine
-                  if (a := anchor_for("babi", group, e.column)) is not None]
-        mean[group] = (f"{statistics.fmean(ours):.1f}" if ours else "n/a",
-                       f"{statistics.fmean(theirs):.1f}" if theirs else "n/a")
-        failed[group] = (str(sum(v > FAILED_ABOVE for v in ours)),
-                         str(sum(v > FAILED_ABOVE for v in theirs)) if theirs else "n/a")
-        anchor = BABI[size].get(group)
-        paper[group] = ("", f"{anchor.mean} ({anchor.failed} failed)" if anchor else "n/a")
-    return [("mean", mean), (f"failed (> {FAILED_ABOVE:.0f}%)", failed),
-            ("paper, all 20 tasks", paper)]
-
-
-def _retrieval_column(cell: Cell) -> str:
-    return f"R = {int(getattr(cell.model, 'hidden_size', 0))}"
-
-
-HOOKS: dict[str, Hooks] = {
-    "babi": Hooks(
-        "bAbI",
-        "Test error in % of the repeat selected on validation error, the median and range over "
-        "repeats in brackets. 'mean' averages the tasks in this table (ours and the paper's over "
-        "the same tasks); the last row is the paper's mean over all 20 tasks. Paper: Sukhbaatar "
-        "et al. 2015, Table 1 (LSTM: Weston et al. 2015; MemNN: Weston et al. 2015, Table 3, as "
-        "errors).",
-        column=_babi_column, expand=_babi_expand, summary_rows=_babi_rows,
-        plot_name=lambda es: f"babi-{_babi_size(es[0].cell)}-test-error.png"),
-    "retrieval": Hooks(
-        "Associative retrieval (K = 4)",
-        "Test error % on the held-out sequences: the median over seeds, the range in brackets, "
-        "n seeds; every seed counts (no selection). Paper: Ba et al. 2016, arXiv 1610.06258, "
-        "Table 1.",
-        column=_retrieval_column),
-    "algorithmic": Hooks(
-        "Algorithmic tasks (Graves et al. 2014, section 4)",
-        "Bits per sequence: wrong output bits (sigmoid thresholded at 0.5) per sequence, the "
-        "median over seeds with the range in brackets; every seed counts. The test set is at the "
-        "training distribution; the generalisation sets are lenL: length L, repR: R repeats, "
-        "itemsK: K items (repeat copy's lenL runs at the most training repeats and repR at the "
-        "longest training length). Paper: Graves, Wayne & Danihelka 2014; its results are "
-        "learning curves and pictures, so 'approx.' values are read off figures."),
-}
-"""Per task family (``TaskInfo.family``): what its section adds to the generic table."""
+    return HOOKS.get(family or "")
 
 
 # -- the section --------------------------------------------------------------------------------
@@ -463,7 +396,7 @@ def family_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path | 
         by_family.setdefault(e.info.family or e.cell.task_name, []).append(e)
     texts, tables = [], []
     for family, mine in by_family.items():
-        hooks = HOOKS.get(family, Hooks(family))
+        hooks = _hooks(family) or Hooks(family)
         groups = _order([e.group for e in mine])
         columns = list(dict.fromkeys(e.column for e in mine))
         if hooks.column is not None:  # the hook's names sort (task 2 before task 10)
