@@ -1,5 +1,8 @@
-"""The commands behind ``mneme ask``, ``generate``, ``translate``, ``hopfield`` and ``diagnose``.
+"""The ``mneme`` commands, one module each: ``train``, ``eval``, ``bench``, ``plot``, ``ask``,
+``generate``, ``translate``, ``data``, ``hopfield``, ``diagnose``.
 
-Layer 7 (DESIGN.md, "Layers"): these modules read stdin or command-level options and write user
-files; ``mneme.cli`` parses argv and calls them. No other package of mneme imports this one.
+Layer 7 (DESIGN.md, "Layers"): each module declares its options as one frozen dataclass (fields
+documented for ``--help``), with ``run(args) -> int`` and ``main(argv) -> int`` beside it
+(``mneme.commands.parsing``); ``mneme.cli`` dispatches to ``main``. No other package of mneme
+imports this one.
 """

@@ -9,13 +9,39 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
+from mneme.commands.parsing import RunDir, check_run_given, parse
 from mneme.errors import UserError
 from mneme.viz.heatmaps import plot_attention
+
+
+@dataclass(frozen=True)
+class AskArgs:
+    """Ask a memory network: type a story, then questions about it."""
+
+    run_dir: RunDir
+    """The run directory (a bAbI run)."""
+    plot: str | None = None
+    """Also save each attention heatmap to this PNG."""
+    data_dir: str | None = None
+    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+
+
+def run(args: AskArgs) -> int:
+    """Answer the questions read from stdin (``ask_loop``)."""
+    overrides = {"data_dir": args.data_dir} if args.data_dir else None
+    return ask_loop(args.run_dir, sys.stdin, sys.stdout, plot=args.plot, overrides=overrides)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mneme ask ARGV``."""
+    check_run_given(argv, "ask")
+    return run(parse(AskArgs, argv, "mneme ask"))
 
 
 def answer(

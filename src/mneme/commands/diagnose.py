@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from mneme.commands.parsing import subcommand
 from mneme.errors import UserError
 
 __all__ = [
@@ -409,3 +410,19 @@ def write_json(flows: Sequence[GradientFlow], args: DiagnoseGradientsArgs, path:
             "curves": [{**dataclasses.asdict(f), "bound": f.bound} for f in flows]}
     path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
     return path
+
+
+def run(args: DiagnoseGradientsArgs) -> int:
+    """Measure, print the table, write the figure (and the JSON)."""
+    flows = run_gradients(args)
+    print(format_table(flows))
+    print(f"wrote {plot_flows(flows, args.out)}")
+    if args.json:
+        print(f"wrote {write_json(flows, args, args.json)}")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mneme diagnose gradients ARGV`` (tyro subcommands)."""
+    return run(subcommand(argv, {"gradients": DiagnoseGradientsArgs}, "mneme diagnose",
+                          "gradients"))

@@ -11,19 +11,23 @@ penalty, n best). Word-level generation stops at ``<eos>`` unless told not to.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+import tyro
 
+from mneme.commands.parsing import RunDir, check_run_given, parse
 from mneme.decoding import beam_search, greedy, sample
 from mneme.errors import UserError
 from mneme.tasks.text import EOS, UNK
 from mneme.validation import Validated, at_least, invalid, one_of
 
-__all__ = ["STRATEGIES", "GenerateOptions", "Generation", "encode_prompt", "generate",
-           "generate_run"]
+__all__ = ["STRATEGIES", "GenerateArgs", "GenerateOptions", "Generation", "encode_prompt",
+           "generate", "generate_run", "main", "run"]
 
 STRATEGIES = ("greedy", "sample", "beam")
 _NUMBER = re.compile(r"^[+-]?\d[\d,.]*%?$")
@@ -161,3 +165,34 @@ def generate_run(run_dir: Path, options: GenerateOptions,
                         f"this one is {config.task_name}")
     _, task, model = load_run(Path(run_dir), overrides=overrides)
     return generate(model, task, options)
+
+
+@dataclass(frozen=True)
+class GenerateArgs:
+    """Continue a prompt with a trained language model."""
+
+    run_dir: RunDir
+    """The run directory (a ptb or chars run)."""
+    decoding: Annotated[GenerateOptions, tyro.conf.OmitArgPrefixes] = GenerateOptions()
+    """How to decode (--prompt, --strategy, ...)."""
+    data_dir: str | None = None
+    """Dataset root holding ptb/, ...; None: $MNEME_DATA."""
+
+
+def run(args: GenerateArgs) -> int:
+    """Print each continuation (beam search with --n-best > 1: with its score)."""
+    options = args.decoding
+    overrides = {"data_dir": args.data_dir} if args.data_dir else None
+    result = generate_run(args.run_dir, options, overrides=overrides)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for text, score in zip(result.texts, result.scores, strict=True):
+        prefix = f"[{score:.3f}] " if options.strategy == "beam" and options.n_best > 1 else ""
+        print(prefix + text)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mneme generate ARGV``."""
+    check_run_given(argv, "generate")
+    return run(parse(GenerateArgs, argv, "mneme generate"))

@@ -35,6 +35,7 @@ from mneme.associative.hopfield import (
     storage_weights,
 )
 from mneme.associative.modern_hopfield import modern_retrieve, modern_update
+from mneme.commands.parsing import subcommand
 from mneme.errors import UserError
 
 RULES = ("hebb", "storkey", "pinv", "modern")
@@ -553,3 +554,23 @@ def run_recall(args: RecallArgs) -> dict[str, Any]:
     )
     path = plot_recall_grid(rows, args.out, title)
     return {"path": str(path), "exact": n_exact, "count": len(x), "overlap": float(m.mean())}
+
+
+SUBCOMMANDS = {"capacity": CapacityArgs, "recall": RecallArgs}
+
+
+def run(args: CapacityArgs | RecallArgs) -> int:
+    """Run the sweep or the recall and say what was written."""
+    if isinstance(args, CapacityArgs):
+        result = run_capacity(args)
+        print(format_capacity(result))
+        print(f"wrote {Path(args.out) / 'capacity.png'}, capacity.csv, capacity.json")
+    else:
+        result = run_recall(args)
+        print(f"{result['exact']}/{result['count']} recalled exactly; wrote {result['path']}")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mneme hopfield capacity|recall ARGV`` (tyro subcommands)."""
+    return run(subcommand(argv, SUBCOMMANDS, "mneme hopfield", "recall"))

@@ -9,11 +9,54 @@ tatoeba.org".
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 
+import tyro
+
+from mneme.commands.parsing import HELP, RunDir, check_run_given, parse
 from mneme.errors import UserError
-from mneme.models.translate import UNK, _check_seq2seq, translate_text
+from mneme.models.translate import ATTRIBUTION, UNK, _check_seq2seq, translate_text
+
+
+@dataclass(frozen=True)
+class TranslateArgs:
+    """Translate a sentence with a seq2seq run."""
+
+    run_dir: RunDir
+    """The run directory (a seq2seq run)."""
+    text: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="SENTENCE")]
+    """The sentence to translate, e.g. "je suis content ."."""
+    strategy: str = "greedy"
+    """greedy or beam."""
+    beam_width: int = 5
+    """Hypotheses kept by beam search."""
+    length_penalty: float = 0.0
+    """Beam search's length penalty alpha (GNMT)."""
+    plot: str | None = None
+    """Also save the alignment heatmap to this PNG."""
+    data_dir: str | None = None
+    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+
+
+def run(args: TranslateArgs) -> int:
+    """Print the translation (``translate_command``)."""
+    return translate_command(args.run_dir, args.text, sys.stdout, strategy=args.strategy,
+                             beam_width=args.beam_width, length_penalty=args.length_penalty,
+                             plot=args.plot, data_dir=args.data_dir)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mneme translate ARGV``."""
+    check_run_given(argv, "translate")
+    if len(argv) < 2 and argv[0] not in HELP:
+        raise UserError('translate needs a sentence: mneme translate RUN "je suis content ."')
+    args = parse(TranslateArgs, argv, "mneme translate",
+                 f"Translate a sentence with a seq2seq run. {ATTRIBUTION}")
+    return run(args)
 
 
 def translate_command(run_dir: Path, text: str, out: IO[str], *, strategy: str = "greedy",

@@ -1,0 +1,50 @@
+"""``mneme bench --suite NAME``: run a benchmark suite (``mneme bench --list`` lists them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mneme.commands.parsing import default_data_dir, parse
+from mneme.errors import UserError
+
+
+@dataclass(frozen=True)
+class BenchArgs:
+    """Run a benchmark suite; finished cells in --out are skipped, so a rerun resumes."""
+
+    suite: str = "quick"
+    """Suite name (see --list)."""
+    out: str | None = None
+    """Output directory (default: bench-out/SUITE)."""
+    jobs: int = 2
+    """Cells trained at once, one torch thread each."""
+    data_dir: str | None = None
+    """Dataset root (default: $MNEME_DATA)."""
+    list: bool = False
+    """List the suites and exit."""
+    report_only: bool = False
+    """Write the reports from the cells finished so far; train nothing."""
+
+
+def run(args: BenchArgs) -> int:
+    """Run (or list, or report) the suite; the runner's exit code."""
+    from mneme.bench.runner import run_suite
+    from mneme.bench.suites import SUITES, get_suite
+
+    if args.list:
+        for name, suite in SUITES.items():
+            print(f"{name:<12} {suite.description}")
+        return 0
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be >= 1 (got {args.jobs})")
+    suite = get_suite(args.suite)
+    out = Path(args.out) if args.out else Path("bench-out") / suite.name
+    return run_suite(suite, out, data_dir=default_data_dir(args.data_dir), jobs=args.jobs,
+                     report_only=args.report_only)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mneme bench ARGV``."""
+    return run(parse(BenchArgs, argv, "mneme bench"))
