@@ -368,11 +368,21 @@ def _matrix_anchors() -> dict[tuple[str, str], MatrixAnchor]:
             anchors[(task, core)] = MatrixAnchor(
                 None, found.summary.split(";")[0].split(" (")[0], found.source,
                 f"{found.sequences:,} sequences" if found.sequences else "up to 1M sequences")
+    le = "Le, Jaitly & Hinton 2015, arXiv 1504.00941, section 4.1, Figure 2 (T = 150-400)"
+    anchors[("adding-t100", "lstm")] = MatrixAnchor(
+        None, "solved at T = 100 (and 500, 1000)",
+        "Hochreiter & Schmidhuber 1997, 'Long Short-Term Memory', section 5.4, Experiment 4",
+        "to the paper's stopping criterion")
+    anchors[("adding-t100", "irnn")] = MatrixAnchor(
+        None, "solved (MSE near 0) at T = 150-400, as the LSTM", le, "up to 1M steps")
+    anchors[("adding-t100", "rnn")] = MatrixAnchor(
+        None, "fails (stays at the baseline MSE of ~0.17) at T >= 150", le, "up to 1M steps")
     return anchors
 
 
 MATRIX: dict[tuple[str, str], MatrixAnchor] = _matrix_anchors()
 """Published results by (matrix column, core): Ba et al.'s Table 1 for associative retrieval,
 the NTM paper's qualitative findings for its four tasks (LSTM controller; the paper's LSTM had
-3 layers of 128-512 units, ours one layer of 64). Every other pair of the matrix has no published
+3 layers of 128-512 units, ours one layer of 64), and the adding problem's (Hochreiter &
+Schmidhuber 1997; Le et al. 2015, at longer T). Every other pair of the matrix has no published
 run that we know of."""
