@@ -46,7 +46,7 @@ def test_matrix_section_reads_what_tasks_declare(tmp_path: Path) -> None:
 
 def test_unpublished_pairs_and_budgets_are_stated(tmp_path: Path) -> None:
     cell = next(c for c in quick_cells() if c.key == "self-attention--copy-5")
-    assert cell.train.epochs == 5 and cell.train.repeats == 1 and cell.model.hidden_size == 64
+    assert cell.train.epochs == 12 and cell.train.repeats == 1 and cell.model.hidden_size == 64
     text, _ = matrix_section([(cell, _summary([{"bits": 0.0}], steps=300))], tmp_path)
     assert "No published run that we know of: self-attention on copy-5" in text
     assert "- copy-5: median 300 steps, 9,600 sequences a seed" in text

@@ -137,20 +137,20 @@ def quick_columns() -> tuple[Column, ...]:
     small = {"valid_size": 200, "test_size": 200, "generalisation_size": 50}
     return (
         Column("copy-5", "copy", CopyConfig(max_length=5, test_lengths=(10, 20), **small),
-               epochs=5, early_stop=0.01, note="lengths 1-5; tested at 10 and 20"),
+               epochs=12, early_stop=0.01, note="lengths 1-5; tested at 10 and 20"),
         Column("recall-4", "associative-recall",
                AssociativeRecallConfig(max_items=4, test_items=(6, 8), **small),
-               epochs=5, early_stop=0.01, note="2-4 items; tested at 6 and 8"),
+               epochs=12, early_stop=0.01, note="2-4 items; tested at 6 and 8"),
         Column("retrieval-r50", "retrieval",
                RetrievalConfig(stream=True, valid_size=500, test_size=1000),
-               epochs=3, batch_size=128, early_stop=0.0, width=50,
+               epochs=8, batch_size=128, early_stop=0.0, width=50,
                model={"embedding_dim": 100, "head_size": 100}, note="K = 4 pairs, R = 50"),
         Column("adding-t50", "adding", AddingConfig(seq_len=50, valid_size=500, test_size=500),
-               epochs=3, early_stop=0.001, note="T = 50"),
+               epochs=6, early_stop=0.001, note="T = 50"),
         Column("repeat-copy-3", "repeat-copy",
                RepeatCopyConfig(max_length=3, max_repeats=3, test_lengths=(5,),
                                 test_repeats=(5,), **small),
-               epochs=5, early_stop=0.01, note="lengths and repeats 1-3; tested at 5"),
+               epochs=12, early_stop=0.01, note="lengths and repeats 1-3; tested at 5"),
     )
 
 

@@ -308,7 +308,8 @@ SUITES: dict[str, Suite] = {
         "quick",
         "The headline: seven memories (tanh RNN, LSTM, NTM, fast weights, delta rule, modern "
         "Hopfield, self-attention) on copy, associative recall, associative retrieval, adding "
-        "and repeat copy at a budget of 300-500 steps a cell (one seed, the matrix protocol), "
+        "and repeat copy at a budget of 600-1,200 steps a cell (one seed, the matrix "
+        "protocol), "
         f"and MemN2N (paper recipe, best of 2) vs the LSTM core (20 epochs) on bAbI 1k tasks "
         f"{', '.join(map(str, QUICK_TASKS))}",
         lambda data_dir: _quick_matrix()
