@@ -277,10 +277,30 @@ def test_output_bias_is_the_declared_target_mean_for_real_outputs(head_size):
     real = compose(core, config, info("features", outputs="real", output_size=1,
                                       output_bias=1.0))
     assert torch.equal(last(real).bias, torch.ones(1))
-    # classes and bits ignore a declared mean: their head starts at 0
+    # classes and bits ignore a declared mean: their head keeps PyTorch's initialisation
     for outputs in ("classes", "bits"):
         other = compose(core, config, info("features", outputs=outputs, output_bias=3.0))
-        assert torch.equal(last(other).bias, torch.zeros(7))
+        bias = last(other).bias
+        assert not torch.equal(bias, torch.full_like(bias, 3.0)) and bias.abs().sum() > 0
+
+
+def test_a_seed_gives_the_weights_of_the_01_models():
+    """``compose`` builds embedding, core, head in the order of 0.1's ``SequenceClassifier``
+    (and core, head of its ``AlignedModel``), so 0.1 runs are reproduced bit for bit."""
+    from mneme.associative.fast_weights import FastWeightRNN
+    from mneme.tasks.retrieval import RetrievalConfig, build_retrieval_task
+
+    task = build_retrieval_task(RetrievalConfig(stream=True, valid_size=2, test_size=2))
+    config = model_entry("fast-weights", "retrieval").config(hidden_size=20, embedding_dim=100,
+                                                             head_size=100)
+    torch.manual_seed(0)
+    new = build_model("fast-weights", config, task).state_dict()
+    torch.manual_seed(0)
+    old = nn.ModuleDict({
+        "embedding": nn.Embedding(37, 100), "core": FastWeightRNN(100, 20),
+        "head": nn.Sequential(nn.Linear(20, 100), nn.ReLU(), nn.Linear(100, 37))}).state_dict()
+    assert new.keys() == old.keys()
+    assert all(torch.equal(new[k], old[k]) for k in new)
 
 
 def test_adding_regressor_starts_at_the_mean():

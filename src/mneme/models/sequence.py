@@ -49,7 +49,10 @@ class SequenceModel(nn.Module):
         info: the task's declaration (inputs, outputs, readout).
         embedding_dim: E for token inputs (ignored for features).
         head_size: units of a ReLU layer before the output layer, or None for a linear head.
-        output_bias: the output layer's initial bias (the target mean of a regression).
+        output_bias: ``real`` outputs: the output layer's initial bias (the target mean of a
+            regression); other outputs keep PyTorch's default initialisation.
+        embedding: the token embedding, when the caller made it (``compose`` makes it before
+            the core, the order of the 0.1 models, so a seed gives the same weights).
 
     ``forward(inputs, state=None, *, trace=False) -> ModelOutput``: logits ``(B, T, out)``
     (``every_step``) or ``(B, out)`` (``last_step``); ``state`` is the core's state after the
@@ -60,15 +63,17 @@ class SequenceModel(nn.Module):
     """
 
     def __init__(self, core: nn.Module, info: TaskInfo, *, embedding_dim: int | None = None,
-                 head_size: int | None = None, output_bias: float = 0.0) -> None:
+                 head_size: int | None = None, output_bias: float = 0.0,
+                 embedding: nn.Module | None = None) -> None:
         super().__init__()
         if not info.composable:
             raise UserError("this task declares no sequence view (TaskInfo.composable is "
                             "False): use a task-facing model")
         self.info = info
         self.core = core
-        self.embedding = (nn.Embedding(info.input_size, embedding_dim or DEFAULT_EMBEDDING_DIM)
-                          if info.inputs != "features" else None)
+        if embedding is None and info.inputs != "features":
+            embedding = _embedding(info, embedding_dim)
+        self.embedding = embedding
         hidden = int(core.output_size)  # type: ignore[arg-type]
         out = info.output_size
         if head_size:
@@ -76,8 +81,9 @@ class SequenceModel(nn.Module):
                                                  nn.Linear(head_size, out))
         else:
             self.head = nn.Linear(hidden, out)
-        last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
-        nn.init.constant_(last.bias, output_bias)  # type: ignore[arg-type]
+        if info.outputs == "real":
+            last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
+            nn.init.constant_(last.bias, output_bias)  # type: ignore[arg-type]
         self.stochastic = bool(getattr(core, "stochastic", False))
         self.baseline = nn.Linear(hidden, 1) if self.stochastic else None
 
@@ -174,9 +180,13 @@ def compose(core: Entry, model_config: Any, info: TaskInfo) -> SequenceModel:
     if not info.composable:
         raise UserError("this task declares no sequence view: use a task-facing model")
     embedding_dim = getattr(model_config, "embedding_dim", None)
-    d_in = info.input_size if info.inputs == "features" else (
-        embedding_dim or DEFAULT_EMBEDDING_DIM)
+    embedding = _embedding(info, embedding_dim) if info.inputs != "features" else None
+    d_in = info.input_size if embedding is None else embedding.embedding_dim
     built = core.build(core_config(core, model_config), d_in)
-    bias = info.output_bias if info.outputs == "real" else 0.0
     return SequenceModel(built, info, embedding_dim=embedding_dim,
-                         head_size=getattr(model_config, "head_size", None), output_bias=bias)
+                         head_size=getattr(model_config, "head_size", None),
+                         output_bias=info.output_bias, embedding=embedding)
+
+
+def _embedding(info: TaskInfo, embedding_dim: int | None) -> nn.Embedding:
+    return nn.Embedding(info.input_size, embedding_dim or DEFAULT_EMBEDDING_DIM)
