@@ -70,10 +70,12 @@ class SequenceModel(nn.Module):
             raise UserError("this task declares no sequence view (TaskInfo.composable is "
                             "False): use a task-facing model")
         self.info = info
-        self.core = core
         if embedding is None and info.inputs != "features":
             embedding = _embedding(info, embedding_dim)
+        # registered before the core: the parameter order of 0.1's models, which the global
+        # gradient norm (clipping) sums in, so a seed reproduces their runs bit for bit
         self.embedding = embedding
+        self.core = core
         hidden = int(core.output_size)  # type: ignore[arg-type]
         out = info.output_size
         if head_size:
