@@ -438,7 +438,7 @@ SUITES["matrix"] = Suite(
     "The memory matrix: every registered sequence core on copy, repeat copy, associative "
     "recall, priority sort, associative retrieval (R = 20, 50) and adding (T = 100), one "
     "protocol (Adam 1e-3, clip 1, width 64), 3 seeds, 1,000 steps a cell (adding 300); about "
-    "two hours on 2 cores",
+    "50 minutes on 2 loaded cores",
     _matrix,
     report="matrix",
 )
