@@ -38,7 +38,7 @@ Benchmarks (configurations of the scripts in ``benchmarks/``) and their numbers:
 
 * ``ntm``: ``ntm_speed.py --batch 1,16 --steps 20 [6] --rounds 2 [1]``: NTM training
   sequences/s on copy (lengths 1-20; forward, backward, clipping, RMSProp) at B = 1 and 16; the
-  same step of the 3 x 256 ``torch.nn.LSTM`` baseline in the ``AlignedModel`` wrapper at B = 16;
+  same step of the 3 x 256 ``torch.nn.LSTM`` baseline in the ``SequenceModel`` wrapper at B = 16;
   the NTM's top-level ATen ops per time step (a profiler count: deterministic, whatever the
   load). ``--all`` adds the NTM's sequences per CPU second at B = 16 (the script's own count).
 * ``memn2n``: ``memn2n_forward_speed.py --steps 300 [100]``: ms per batch (B = 32, synthetic
@@ -328,7 +328,7 @@ BENCHES: list[Bench] = [
     Bench("ntm", "ntm_speed.py", _ntm_command, _ntm_extract, [
         Metric("NTM train seq/s, B=1", "seq/s", True, _key("ntm|1")),
         Metric("NTM train seq/s, B=16", "seq/s", True, _key("ntm|16")),
-        Metric("LSTM 3x256 baseline (AlignedModel) seq/s, B=16", "seq/s", True,
+        Metric("LSTM 3x256 baseline (SequenceModel) seq/s, B=16", "seq/s", True,
                _key("lstm|16")),
         Metric("NTM top-level ATen ops per time step, B=16", "ops", False, _key("ops|16")),
         Metric("NTM train seq/s of CPU time, B=16", "seq/s", True, _key("ntm_cpu|16"),

@@ -7,9 +7,10 @@ time step, and achieved GFLOP/s against this machine's matmul peak.
 One training step is what ``mneme train`` does for ``--task copy --model ntm``: forward of the
 ``SequenceModel`` (NTM core, the paper's copy configuration: LSTM controller of 100 units, one
 read and one write head, 128 x 20 memory), the task's loss, backward, gradient clipping to
-(-10, 10) and RMSProp with momentum (section 4.6; ``registry.recipe``). Batches come from the real
-copy task (``CopyTask``), padded to their longest sequence: with lengths 1..20, T = 2 max(L) + 1,
-so a batch of 64 almost always runs T = 41 steps although the mean sequence has 22.
+(-10, 10) and RMSProp with momentum (section 4.6; the ``("algorithmic", "ntm")`` row of
+``mneme.models.recipes``). Batches come from the real copy task (``CopyTask``), padded to their
+longest sequence: with lengths 1..20, T = 2 max(L) + 1, so a batch of 64 almost always runs
+T = 41 steps although the mean sequence has 22.
 
 Columns:
     seq/s         training sequences per second (wall clock), best of ``--rounds`` interleaved

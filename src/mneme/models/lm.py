@@ -370,7 +370,7 @@ def zaremba(size: str = "small", *, eval_batch_size: int = 10) -> ZarembaRecipe:
 
 def lm_recipe(task_name: str, model_name: str, task_config: Any,
               model_config: Any) -> tuple[Any, TrainConfig]:
-    """Training recipes of the language models (``registry.recipe`` delegates here).
+    """Training recipes of the language models (a row of ``mneme.models.recipes.RECIPES``).
 
     - PTB, ``lstm`` / ``rnn-lm``: Zaremba et al.'s small model (see ``zaremba``); 13 epochs.
     - characters, ``lstm`` / ``rnn-lm``: after char-rnn's defaults (Karpathy 2015: parameters

@@ -436,7 +436,7 @@ REVERSAL_EPOCH_STEPS = 500
 
 def seq2seq_recipe(task_name: str, task_config: Any,
                    model_config: Seq2SeqConfig) -> tuple[Seq2SeqConfig, TrainConfig]:
-    """The CPU training recipe of ``seq2seq`` (``registry.recipe`` delegates here).
+    """The CPU training recipe of ``seq2seq`` (a row of ``mneme.models.recipes.RECIPES``).
 
     Adam at 1e-3 (Luong et al. 2015 and most later NMT work use Adam or SGD at 1.0; Adam needs
     no schedule tuning at this budget), batch 64, and the gradient norm clipped at 5 as in

@@ -109,7 +109,7 @@ def plot_algorithmic_run(task: Any, model: Any, out_dir: Path, *, examples: int 
 
     Args:
         task: an algorithmic task (``mneme.tasks.algorithmic``).
-        model: a task-facing model (``AlignedModel``), put in eval mode.
+        model: the composed model (``SequenceModel``) of a core on the task, put in eval mode.
         out_dir: where the PNGs go.
         examples: how many test sequences to draw.
         title: prefix of every figure's title (model and task).
