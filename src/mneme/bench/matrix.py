@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mneme import registry
-from mneme.bench.suites import Cell
+from mneme.bench.cells import Cell
 from mneme.config import TrainConfig
 from mneme.models.build import model_entry
 

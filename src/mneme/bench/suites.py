@@ -1,5 +1,7 @@
 """Named benchmark suites: lists of cells (task, model, config, seeds, budget).
 
+``Cell``, ``Suite`` and ``recipe_cell`` live in ``mneme.bench.cells`` and are re-exported here.
+
 ``quick`` is the main job (``make run``, under ~10 minutes on 2 cores); ``babi-1k`` and
 ``babi-10k`` reproduce Table 1 of Sukhbaatar et al. 2015 (single-task and joint MemN2N, LSTM).
 """
@@ -7,70 +9,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from mneme.config import TrainConfig
+from mneme.bench.cells import Cell, Suite, recipe_cell
 from mneme.errors import UserError
 from mneme.models.build import model_entry
-from mneme.models.recipes import recipe
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One training run of a suite.
-
-    Attributes:
-        key: unique name, also the cell's directory under ``OUT/cells/``.
-        group: the report column it belongs to (``memn2n``, ``memn2n-joint``, ``lstm``).
-        task_name, task, model_name, model, train: what ``mneme train`` would be given.
-        column: matrix cells only: the task column (``mneme.bench.matrix``).
-    """
-
-    key: str
-    group: str
-    task_name: str
-    task: Any
-    model_name: str
-    model: Any
-    train: TrainConfig
-    column: str | None = None
-    """Matrix cells: the column (task setting) key; the row is ``group``, the core."""
-
-
-@dataclass(frozen=True)
-class Suite:
-    """A named list of cells and how to report them."""
-
-    name: str
-    description: str
-    build: Callable[[str | None], list[Cell]]
-    report: str
-    """Report layout: ``babi-1k`` or ``babi-10k``."""
-    select_best: bool = False
-    """The report's headline is the repeat selected on validation (best of N, as the bAbI
-    papers report), not the median over repeats."""
-
-
-def recipe_cell(
-    key: str,
-    group: str,
-    task_name: str,
-    task: Any,
-    model_name: str,
-    *,
-    model_overrides: dict[str, Any] | None = None,
-    train_overrides: dict[str, Any] | None = None,
-) -> Cell:
-    """A cell that trains with the published recipe for (task, model), then the overrides
-    (applied before the recipe, which may read them, and again after, so that they win)."""
-    model_cls = model_entry(model_name, task_name).config
-    model = dataclasses.replace(model_cls(), **(model_overrides or {}))
-    model, train = recipe(task_name, model_name, task, model)
-    model = dataclasses.replace(model, **(model_overrides or {}))
-    train = dataclasses.replace(train, progress=False, **(train_overrides or {}))
-    return Cell(key, group, task_name, task, model_name, model, train)
 
 
 def _babi_cells(
@@ -438,7 +382,7 @@ SUITES["matrix"] = Suite(
     "The memory matrix: every registered sequence core on copy, repeat copy, associative "
     "recall, priority sort, associative retrieval (R = 20, 50) and adding (T = 100), one "
     "protocol (Adam 1e-3, clip 1, width 64), 3 seeds, 1,000 steps a cell (adding 300); about "
-    "50 minutes on 2 loaded cores",
+    "20 minutes on 2 cores (50 with other jobs beside it)",
     _matrix,
     report="matrix",
 )
