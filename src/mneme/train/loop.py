@@ -44,6 +44,7 @@ from mneme.train.logging import MetricsLog
 from mneme.train.session import (
     export_safetensors,
     install_sigint,
+    learning_rate,
     make_optimizer,
     plain,
     progress,
@@ -120,21 +121,7 @@ class Trainer:
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of ``epoch`` under the schedule's current phase."""
-        cfg, base = self.config, float(self.schedule["base_lr"])
-        since = max(0, epoch - int(self.schedule["phase_start"]))
-        if self.schedule.get("hold"):
-            return base
-        if cfg.lr_schedule == "step":
-            if cfg.lr_decay_start is not None:
-                if since < cfg.lr_decay_start:
-                    return base
-                decays = (since - cfg.lr_decay_start) // cfg.lr_decay_every + 1
-                return base * cfg.lr_decay**decays
-            return base * cfg.lr_decay ** (since // cfg.lr_decay_every)
-        if cfg.lr_schedule == "cosine":
-            span = max(1, cfg.epochs - int(self.schedule["phase_start"]))
-            return base * 0.5 * (1.0 + math.cos(math.pi * min(since, span) / span))
-        return base
+        return learning_rate(self.config, self.schedule, epoch)
 
     def restart_schedule(self, base_lr: float, at_epoch: int, *, hold: bool = False) -> None:
         """Start the LR schedule again from ``base_lr`` at epoch ``at_epoch``.

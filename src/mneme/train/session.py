@@ -5,6 +5,7 @@ Kept apart from ``mneme.train.loop`` so that the loop reads as a loop.
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from collections.abc import Callable
@@ -16,8 +17,8 @@ from torch import nn
 
 from mneme.config import TrainConfig
 
-__all__ = ["export_safetensors", "install_sigint", "make_optimizer", "plain", "progress",
-           "restore_sigint"]
+__all__ = ["export_safetensors", "install_sigint", "learning_rate", "make_optimizer", "plain",
+           "progress", "restore_sigint"]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -74,3 +75,27 @@ def install_sigint(request_stop: Callable[[], None]) -> Any:
 def restore_sigint(previous: Any) -> None:
     if previous is not None:
         signal.signal(signal.SIGINT, previous)
+
+
+def learning_rate(cfg: TrainConfig, schedule: dict[str, float], epoch: int) -> float:
+    """The rate of ``epoch``: ``cfg.lr_schedule`` restarted from ``schedule["base_lr"]`` at
+    ``schedule["phase_start"]`` (held there while ``schedule["hold"]``, MemN2N's linear start).
+
+    ``step``: times ``lr_decay`` every ``lr_decay_every`` epochs, from ``lr_decay_start`` when set
+    (Zaremba et al. 2014); ``cosine``: half a cosine to the end of the budget; else constant.
+    """
+    base = float(schedule["base_lr"])
+    since = max(0, epoch - int(schedule["phase_start"]))
+    if schedule.get("hold"):
+        return base
+    if cfg.lr_schedule == "step":
+        if cfg.lr_decay_start is not None:
+            if since < cfg.lr_decay_start:
+                return base
+            decays = (since - cfg.lr_decay_start) // cfg.lr_decay_every + 1
+            return base * cfg.lr_decay**decays
+        return base * cfg.lr_decay ** (since // cfg.lr_decay_every)
+    if cfg.lr_schedule == "cosine":
+        span = max(1, cfg.epochs - int(schedule["phase_start"]))
+        return base * 0.5 * (1.0 + math.cos(math.pi * min(since, span) / span))
+    return base
