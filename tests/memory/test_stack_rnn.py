@@ -1,0 +1,215 @@
+"""The Stack RNN core (Joulin & Mikolov 2015, sections 3-4)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from mneme import registry
+from mneme.errors import ConfigError
+from mneme.memory.stack_rnn import (
+    EMPTY_VALUE,
+    NOOP,
+    POP,
+    PUSH,
+    StackRNN,
+    StackRNNConfig,
+    StackState,
+    build_stack_rnn_core,
+    stack_update,
+)
+from mneme.types import pack_state, unpack_state
+
+f64 = torch.float64
+
+
+def _core(d=3, seed=0, dtype=f64, **kw) -> StackRNN:
+    torch.manual_seed(seed)
+    base = dict(hidden_size=6, num_stacks=2, stack_depth=4, cell_size=2, read_top=2)
+    return StackRNN(d, StackRNNConfig(**{**base, **kw})).to(dtype)
+
+
+def _random_state(core: StackRNN, b: int) -> StackState:
+    g = torch.Generator().manual_seed(1)
+    cfg = core.config
+    return StackState(torch.rand(b, cfg.hidden_size, generator=g, dtype=f64),
+                      torch.rand(b, cfg.num_stacks, cfg.stack_depth, cfg.cell_size, generator=g,
+                                 dtype=f64))
+
+
+def test_shapes_and_trace() -> None:
+    core = _core()
+    x = torch.randn(4, 7, 3, dtype=f64)
+    y, state, trace = core(x, trace=True)
+    assert core.output_size == 6 and y.shape == (4, 7, 6)
+    assert state.hidden.shape == (4, 6) and state.stacks.shape == (4, 2, 4, 2)
+    assert trace.actions.shape == (4, 7, 2, 3) and trace.tops.shape == (4, 7, 2, 2)
+    torch.testing.assert_close(trace.actions.sum(-1), torch.ones(4, 7, 2, dtype=f64))
+    assert (trace.actions >= 0).all()
+    torch.testing.assert_close(trace.tops[:, -1], state.stacks[:, :, 0])
+    torch.testing.assert_close(trace.hidden, y)
+    init = core.initial_state(3)
+    assert (init.stacks == EMPTY_VALUE).all() and (init.hidden == 0).all()
+    back = unpack_state(pack_state(state))
+    torch.testing.assert_close(back.stacks, state.stacks)
+
+
+def test_one_step_push_and_pop_by_hand() -> None:
+    """Stack 0 forced to PUSH, stack 1 to POP (action logits set through the bias): the PUSH puts
+    sigmoid(D h) on top and shifts the rest down (dropping the bottom), the POP shifts up and
+    fills the bottom with EMPTY_VALUE; h is sigmoid(U x + R h + P s[0:k])."""
+    core = _core(d=2, hidden_size=2, num_stacks=2, stack_depth=3, cell_size=1, read_top=2)
+    with torch.no_grad():
+        core.input_weight.weight.copy_(torch.tensor([[1.0, -2.0], [0.5, 0.25]]))
+        core.input_weight.bias.copy_(torch.tensor([0.1, -0.1]))
+        assert core.recurrent_weight is not None
+        core.recurrent_weight.weight.copy_(torch.tensor([[0.3, 0.0], [-0.2, 0.4]]))
+        core.stack_weight.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.5], [0.0, -1.0, 2.0, 0.0]]))
+        core.action_weight.weight.zero_()
+        core.action_weight.bias.copy_(torch.tensor([100.0, 0, 0, 0, 100.0, 0]))
+        core.push_weight.weight.copy_(torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+        core.push_weight.bias.copy_(torch.tensor([0.0, 3.0]))
+    x = torch.tensor([[[0.5, 1.0]]], dtype=f64)
+    h0 = torch.tensor([[0.2, 0.6]], dtype=f64)
+    s0 = torch.tensor([[[[0.1], [0.2], [0.3]], [[0.7], [0.8], [0.9]]]], dtype=f64)
+    y, state, trace = core(x, StackState(h0, s0), trace=True)
+    # pre = U x + b + R h0 + P [0.1, 0.2, 0.7, 0.8]
+    pre = [0.5 - 2.0 + 0.1 + 0.06 + 0.1 + 0.4, 0.25 + 0.25 - 0.1 - 0.04 + 0.24 - 0.2 + 1.4]
+    h = torch.sigmoid(torch.tensor(pre, dtype=f64))
+    torch.testing.assert_close(y[0, 0], h)
+    pushed = torch.sigmoid(h.sum())
+    expected = torch.tensor([[[[float(pushed)], [0.1], [0.2]], [[0.8], [0.9], [EMPTY_VALUE]]]],
+                            dtype=f64)
+    torch.testing.assert_close(state.stacks, expected)
+    assert float(trace.actions[0, 0, 0, PUSH]) == pytest.approx(1.0)
+    assert float(trace.actions[0, 0, 1, POP]) == pytest.approx(1.0)
+
+
+def test_stack_update_mixes_the_three_moves() -> None:
+    s = torch.arange(1.0, 4.0, dtype=f64).view(1, 1, 3, 1)
+    a = torch.tensor([[[0.5, 0.25, 0.25]]], dtype=f64)
+    out = stack_update(s, a, torch.tensor([[[9.0]]], dtype=f64))
+    push = torch.tensor([9.0, 1.0, 2.0])
+    pop = torch.tensor([2.0, 3.0, EMPTY_VALUE])
+    noop = torch.tensor([1.0, 2.0, 3.0])
+    torch.testing.assert_close(out.flatten(), (0.5 * push + 0.25 * pop + 0.25 * noop).double())
+    assert (PUSH, POP, NOOP) == (0, 1, 2)
+
+
+@pytest.mark.parametrize("recurrence", [True, False])
+def test_forward_equals_chunks_and_steps(recurrence: bool) -> None:
+    core = _core(recurrence=recurrence)
+    assert (core.recurrent_weight is None) == (not recurrence)
+    x = torch.randn(3, 9, 3, dtype=f64)
+    start = _random_state(core, 3)
+    y, state = core(x, start)
+    y1, mid = core(x[:, :4], start)
+    y2, end = core(x[:, 4:], mid)
+    torch.testing.assert_close(torch.cat([y1, y2], 1), y)
+    torch.testing.assert_close(end.stacks, state.stacks)
+    s, outs = start, []
+    for t in range(9):
+        out, s = core.step(x[:, t], s)
+        outs.append(out)
+    torch.testing.assert_close(torch.stack(outs, 1), y)
+    torch.testing.assert_close(s.hidden, state.hidden)
+
+
+def test_gradcheck() -> None:
+    core = _core(d=2, hidden_size=3, num_stacks=2, stack_depth=3, cell_size=1, read_top=2)
+    x = torch.randn(2, 4, 2, dtype=f64, requires_grad=True)
+    start = _random_state(core, 2)
+    stacks = start.stacks.clone().requires_grad_(True)
+
+    def f(x, stacks):
+        y, state = core(x, StackState(start.hidden, stacks))
+        return y, state.stacks
+
+    assert torch.autograd.gradcheck(f, (x, stacks))
+    names = [n for n, _ in core.named_parameters()]
+
+    def g(*ps):
+        return torch.func.functional_call(core, dict(zip(names, ps, strict=True)), (x.detach(),))[0]
+
+    assert torch.autograd.gradcheck(g, tuple(p.detach().clone().requires_grad_(True)
+                                             for p in core.parameters()))
+
+
+def test_rounding_gives_one_hot_actions_in_eval() -> None:
+    core = _core(rounding=True)
+    x = torch.randn(2, 5, 3, dtype=f64)
+    _, _, soft = core(x, trace=True)  # training mode: soft actions
+    assert ((soft.actions > 0) & (soft.actions < 1)).any()
+    core.eval()
+    _, state, hard = core(x, trace=True)
+    assert set(hard.actions.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(hard.actions.sum(-1), torch.ones(2, 5, 2, dtype=f64))
+    # with one-hot actions, every cell is a pushed value or EMPTY_VALUE
+    assert ((state.stacks == EMPTY_VALUE) | ((state.stacks > 0) & (state.stacks < 1))).all()
+    plain = _core(rounding=False).eval()
+    _, _, t = plain(x, trace=True)
+    assert ((t.actions > 0) & (t.actions < 1)).any()
+
+
+@pytest.mark.parametrize(("changes", "named", "text"), [
+    ({"hidden_size": 0}, "hidden_size", ">= 1"), ({"num_stacks": 0}, "num_stacks", ">= 1"),
+    ({"stack_depth": 0}, "stack_depth", ">= 1"), ({"cell_size": 0}, "cell_size", ">= 1"),
+    ({"read_top": 0}, "read_top", ">= 1"),
+    ({"read_top": 5, "stack_depth": 4}, "stack_depth", "read_top"),
+])
+def test_validate_names_the_field(changes: dict, named: str, text: str) -> None:
+    config = StackRNNConfig(**changes)
+    with pytest.raises(ConfigError, match=f"StackRNNConfig.{named}") as err:
+        config.validate()
+    assert text in str(err.value)
+    with pytest.raises(ConfigError):
+        build_stack_rnn_core(config, 3)
+
+
+def test_registered() -> None:
+    registry.load()
+    entry = registry.core_entry("stack-rnn")
+    assert entry.family == "external" and "1503.01007" in entry.source
+    assert isinstance(entry.build(StackRNNConfig(hidden_size=4), 3), StackRNN)
+
+
+def test_learns_copy() -> None:
+    """Fixed seed, one thread: ``--model stack-rnn`` (H = 64, two stacks of 8-wide cells) learns
+    copy of lengths 1-3 within 2000 updates: under 1 wrong bit per sequence on the test set,
+    where guessing gets 8 (8 bits x 2 vectors / 2)."""
+    from mneme.models.build import build_model
+    from mneme.models.sequence import composed_config
+    from mneme.tasks.algorithmic import CopyConfig, CopyTask
+    from mneme.tasks.base import reduce_metrics
+
+    registry.load()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        task = CopyTask(CopyConfig(max_length=3, valid_size=64, test_size=64))
+        config = composed_config(registry.core_entry("stack-rnn"))(hidden_size=64, cell_size=8)
+        model = build_model("stack-rnn", config, task)
+        opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(2000):
+            batch = task.sample(32, generator)
+            loss = task.loss(model(batch.inputs), batch)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+        model.eval()
+        totals: dict[str, float] = {}
+        with torch.no_grad():
+            for batch in task.eval_batches("test", 64):
+                if batch.meta["group"] is None:
+                    for k, v in task.metrics(model(batch.inputs), batch).items():
+                        totals[k] = totals.get(k, 0.0) + v
+    finally:
+        torch.set_num_threads(threads)
+    bits = reduce_metrics(totals)["bits"]
+    assert math.isfinite(bits) and bits < 1.0, bits
