@@ -25,6 +25,7 @@ import dataclasses
 import importlib
 import os
 import pkgutil
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Literal, TypeVar
@@ -185,8 +186,8 @@ def load(extra: Iterable[str] = ()) -> None:
 
             for point in entry_points(group="mneme.plugins"):
                 point.load()
-        except Exception:  # a broken third-party entry point must not break mneme
-            pass
+        except Exception as exc:  # a broken third-party entry point must not break mneme
+            warnings.warn(f"a mneme.plugins entry point failed to load: {exc}", stacklevel=2)
         _loaded = True
     for module in [*plugin_modules(), *extra]:
         try:

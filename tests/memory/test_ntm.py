@@ -8,6 +8,7 @@ import re
 
 import pytest
 import torch
+from tests.learning import train_steps
 from torch import nn
 
 from mneme import registry
@@ -466,28 +467,14 @@ def test_learns_copy():
     few hundred updates: well under 0.5 wrong bits per sequence on held-out sequences, where
     guessing gets 10 (8 bits x 2.5 vectors / 2)."""
     from mneme.tasks.algorithmic import CopyConfig, CopyTask
-    from mneme.tasks.base import reduce_metrics
+    from mneme.train.evaluate import evaluate
 
     torch.manual_seed(0)
     task = CopyTask(CopyConfig(min_length=1, max_length=4, valid_size=200, test_size=200))
     model = _model(task, memory_size=16, word_size=8, controller_size=32)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(300):
-        batch = task.sample(32, generator)
-        loss = task.loss(model(batch.inputs), batch)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-    model.eval()
-    totals: dict[str, float] = {}
-    with torch.no_grad():
-        for batch in task.eval_batches("test", 200):
-            if batch.meta["group"] is None:
-                for k, v in task.metrics(model(batch.inputs), batch).items():
-                    totals[k] = totals.get(k, 0.0) + v
-    bits = reduce_metrics(totals)["bits"]
+    train_steps(model, task, opt, 300, clip_norm=10.0)
+    bits = evaluate(model, task, "test", 200)["bits"]
     assert bits < 0.5, bits
     assert math.isfinite(bits)
 

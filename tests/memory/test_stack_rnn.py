@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from tests.learning import train_steps
 
 from mneme import registry
 from mneme.errors import ConfigError
@@ -183,7 +183,7 @@ def test_learns_copy() -> None:
     from mneme.models.build import build_model
     from mneme.models.sequence import composed_config
     from mneme.tasks.algorithmic import CopyConfig, CopyTask
-    from mneme.tasks.base import reduce_metrics
+    from mneme.train.evaluate import evaluate
 
     registry.load()
     threads = torch.get_num_threads()
@@ -194,22 +194,8 @@ def test_learns_copy() -> None:
         config = composed_config(registry.core_entry("stack-rnn"))(hidden_size=64, cell_size=8)
         model = build_model("stack-rnn", config, task)
         opt = torch.optim.Adam(model.parameters(), lr=2e-2)
-        generator = torch.Generator().manual_seed(0)
-        for _ in range(2000):
-            batch = task.sample(32, generator)
-            loss = task.loss(model(batch.inputs), batch)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            opt.step()
-        model.eval()
-        totals: dict[str, float] = {}
-        with torch.no_grad():
-            for batch in task.eval_batches("test", 64):
-                if batch.meta["group"] is None:
-                    for k, v in task.metrics(model(batch.inputs), batch).items():
-                        totals[k] = totals.get(k, 0.0) + v
+        train_steps(model, task, opt, 2000, clip_norm=10.0)
+        bits = evaluate(model, task, "test", 64)["bits"]
     finally:
         torch.set_num_threads(threads)
-    bits = reduce_metrics(totals)["bits"]
     assert math.isfinite(bits) and bits < 1.0, bits

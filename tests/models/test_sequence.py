@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tests.babi_fake import write_fake_babi
+from tests.learning import train_steps
 from torch import Tensor, nn
 
 from mneme import registry
@@ -626,15 +627,8 @@ def test_lstm_learns_copy_of_short_sequences():
     task = CopyTask(CopyConfig(min_length=1, max_length=3, test_lengths=(), valid_size=200))
     model = build_model("lstm", model_entry("lstm", "copy").config(hidden_size=64), task)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=3e-3, momentum=0.9)
-    generator = torch.Generator().manual_seed(0)
     before = evaluate(model, task, "valid", 200)
-    for _ in range(250):
-        model.train()
-        batch = task.sample(32, generator)
-        loss = task.loss(model(batch.inputs), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_steps(model, task, optimizer, 250)
     after = evaluate(model, task, "valid", 200)
     # chance is 8 bits per sequence (16 bits on average, half guessed right)
     assert before["bits"] > 6.0
@@ -672,15 +666,7 @@ def test_irnn_learns_a_short_adding_problem():
     task = AddingTask(AddingConfig(seq_len=10, valid_size=500, test_size=500))
     model = build_model("irnn", model_entry("irnn", "adding").config(hidden_size=32), task)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(400):
-        model.train()
-        batch = task.sample(32, generator)
-        loss = task.loss(model(batch.inputs), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+    train_steps(model, task, optimizer, 400, clip_norm=1.0)
     after = evaluate(model, task, "valid", 500)
     assert after["mse"] < 0.1 / 6, after
 
