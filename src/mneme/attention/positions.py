@@ -105,7 +105,8 @@ class RelativePosition(nn.Module):
     with R_d the sinusoidal vector (``sinusoidal_positions``) of the signed distance d = i - j
     (negative: a future key, in an encoder), W_R (H, H) without bias, and u, v (heads, E)
     learned per head (initialised N(0, 0.02^2), as Delétang et al. 2023). Delétang et al. order
-    R's features as [sin..., cos...]; the interleaved order here is a permutation W_R absorbs.
+    R's features as [sin..., cos...] (the interleaved order here is a permutation W_R absorbs),
+    and their causal branch encodes d + 1; here d, the R_(i-j) of Dai et al.'s A^rel_ij.
 
     ``forward(q (B, heads, T, E), n) -> (q + u, bias (B, heads, T, N))``: the content term is
     q + u against the keys, and the position term (q + v) . W_R R, scaled by 1/sqrt(E) like the

@@ -152,7 +152,7 @@ class _Block(nn.Module):
             q, k = rotate(q, past), rotate(k, past)
         k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
         n = past + t
-        bias = None  # float (B or 1, heads, T, N) added to the scaled scores
+        bias = None  # float (B, heads, T, N) or (heads, T, N), added to the scaled scores
         if self.relative is not None:
             q, bias = self.relative(q, n)
         elif self.position == "alibi":
