@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from mneme.bench import lengths
 from mneme.bench.cells import Cell, Suite, recipe_cell
 from mneme.errors import UserError
 from mneme.models.build import model_entry
@@ -386,6 +387,9 @@ SUITES["matrix"] = Suite(
     _matrix,
     report="matrix",
 )
+
+SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
+                              lambda data_dir: lengths.transformer_cells(), "matrix")
 
 
 def get_suite(name: str) -> Suite:
