@@ -13,6 +13,8 @@ from typing import Any
 
 from torch import Tensor
 
+from mneme.viz.figure import save_figure
+
 __all__ = ["plot_alignment", "plot_seq2seq_run"]
 
 
@@ -51,9 +53,7 @@ def plot_alignment(source: Sequence[str], output: Sequence[str], weights: Tensor
         ax.set_title(title, fontsize=9, pad=40)
     fig.colorbar(image, ax=ax, fraction=0.04)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from torch import Tensor
 
+from mneme.viz.figure import save_figure
+
 
 def plot_attention_over_past(
     symbols: Sequence[str], attention: Tensor, title: str, path: Path
@@ -38,9 +40,7 @@ def plot_attention_over_past(
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, shrink=0.8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -79,7 +79,5 @@ def plot_attention(
     ax.set_title(f"{question}  ->  {word}", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path

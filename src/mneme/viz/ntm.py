@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mneme.viz.figure import save_figure
+
 __all__ = ["ALGORITHMIC_TASKS", "Panel", "plot_algorithmic_run", "plot_panels"]
 
 ALGORITHMIC_TASKS = ("copy", "repeat-copy", "associative-recall", "priority-sort")
@@ -26,7 +28,11 @@ ALGORITHMIC_TASKS = ("copy", "repeat-copy", "associative-recall", "priority-sort
 
 @dataclass(frozen=True)
 class Panel:
-    """One heatmap: ``image`` ``(rows, T)`` drawn with rows top to bottom, time left to right."""
+    """One heatmap: ``image`` ``(rows, T)`` drawn with rows top to bottom, time left to right.
+
+    ``crop_rows``: draw only the rows that were used (any value above 5% of the panel's largest,
+    plus one row either side), e.g. the memory locations a head visited out of 128.
+    """
 
     title: str
     image: Tensor
@@ -34,43 +40,63 @@ class Panel:
     vmin: float | None = 0.0
     vmax: float | None = 1.0
     cmap: str = "viridis"
+    crop_rows: bool = False
+
+
+def _cropped(panel: Panel) -> tuple[Tensor, int]:
+    """The rows of ``panel.image`` to draw and the index of the first."""
+    image = panel.image.detach().cpu().float()
+    if not panel.crop_rows or image.numel() == 0:
+        return image, 0
+    peak = float(image.abs().max())
+    used = (image.abs() > 0.05 * peak).any(1).nonzero().flatten() if peak > 0 else None
+    if used is None or used.numel() == 0:
+        return image, 0
+    first = max(0, int(used[0]) - 1)
+    last = min(image.shape[0], int(used[-1]) + 2)
+    return image[first:last], first
 
 
 def plot_panels(panels: list[Panel], title: str, path: Path) -> Path:
-    """Stack ``panels`` over a shared time axis and write the PNG ``path``.
+    """Stack ``panels`` over a shared time axis and write ``path`` (PNG, and SVG beside it).
 
-    Each panel's title states its colour range (no colour bars, no tight layout: both multiply
-    matplotlib's drawing time).
+    Every panel has its own colour bar and integer ticks; ``crop_rows`` panels show only the
+    rows that were used, their y ticks numbering the real rows.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    shown = [_cropped(p) for p in panels]
     steps = max(int(p.image.shape[1]) for p in panels)
-    heights = [max(0.8, min(3.0, 0.1 * p.image.shape[0] + 0.5)) for p in panels]
-    width = min(18.0, max(6.0, 0.08 * steps + 2.0))
+    heights = [max(0.8, min(3.0, 0.1 * image.shape[0] + 0.5)) for image, _ in shown]
+    width = min(18.0, max(6.0, 0.08 * steps + 2.5))
     total = sum(heights) + 0.45 * len(panels) + 0.8
     fig, axes = plt.subplots(len(panels), 1, figsize=(width, total),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.6 / total, bottom=0.5 / total,
+    fig.subplots_adjust(left=0.08, right=0.97, top=1 - 0.6 / total, bottom=0.5 / total,
                         hspace=0.45 * len(panels) / sum(heights) + 0.1)
-    for ax, panel in zip(axes[:, 0], panels):
-        image = panel.image.detach().cpu().float().numpy()
+    for ax, panel, (image, first) in zip(axes[:, 0], panels, shown):
         low = float(image.min()) if panel.vmin is None else panel.vmin
         high = float(image.max()) if panel.vmax is None else panel.vmax
-        ax.imshow(image, aspect="auto", interpolation="nearest", cmap=panel.cmap, vmin=low,
-                  vmax=high)
-        ax.set_title(f"{panel.title}  [{low:g} .. {high:g}]", fontsize=8, loc="left", pad=2)
+        drawn = ax.imshow(image.numpy(), aspect="auto", interpolation="nearest", cmap=panel.cmap,
+                          vmin=low, vmax=high)
+        bar = fig.colorbar(drawn, ax=ax, fraction=0.02, pad=0.01)
+        bar.ax.tick_params(labelsize=6)
+        rows = f" (rows {first}-{first + image.shape[0] - 1} of {panel.image.shape[0]})" \
+            if image.shape[0] < panel.image.shape[0] else ""
+        ax.set_title(panel.title + rows, fontsize=8, loc="left", pad=2)
         ax.set_ylabel(panel.ylabel, fontsize=7)
         ax.set_xlim(-0.5, steps - 0.5)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, first=first: f"{int(v) + first}"))
         ax.tick_params(labelsize=6)
     axes[-1, 0].set_xlabel("time step", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def _sequence_panels(task: Any, batch: Any, logits: Tensor, trace: Any, index: int) -> list[Panel]:
@@ -98,7 +124,7 @@ def _sequence_panels(task: Any, batch: Any, logits: Tensor, trace: Any, index: i
         for h in range(weights.shape[2]):
             suffix = " (sampled slot, hard reads)" if hard else ""
             panels.append(Panel(f"{label}, head {h}{suffix}", weights[index, :steps, h].T,
-                                "location"))
+                                "location", crop_rows=True))
     return panels
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from mneme.viz.figure import save_figure
+
 __all__ = ["RecallRow", "plot_capacity", "plot_recall_grid"]
 
 
@@ -81,11 +83,7 @@ def plot_recall_grid(rows: Sequence[RecallRow], path: str | Path, title: str) ->
 
 
 def _save(fig: Any, plt: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 RULE_TITLES = {

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mneme.viz.figure import save_figure
+
 __all__ = ["plot_pointer_examples", "plot_pointer_run"]
 
 
@@ -87,9 +89,7 @@ def plot_pointer_examples(task_name: str, points: torch.Tensor, point_mask: torc
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

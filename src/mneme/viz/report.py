@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mneme.viz.figure import save_figure
+
 __all__ = ["plot_against_papers", "plot_curves", "plot_generalisation"]
 
 
@@ -44,12 +46,8 @@ def _symlog(ax: Any, info: Any) -> None:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_curves(entries: Sequence[Any], groups: Sequence[str], columns: Sequence[str],
@@ -71,8 +69,9 @@ def plot_curves(entries: Sequence[Any], groups: Sequence[str], columns: Sequence
                             alpha=0.8, linewidth=1.2, label=title(group) if j == 0 else None)
         if info is not None:
             if info.solved_below is not None:
-                ax.axhline(_scale(info) * info.solved_below, color="grey", linestyle=":",
-                           linewidth=1)
+                line = _scale(info) * info.solved_below
+                ax.axhline(line, color="grey", linestyle=":", linewidth=1,
+                           label=f"solved: at or below {line:g}{'%' if info.percent else ''}")
             ax.set_ylabel(f"validation {_label(info)}")
             _symlog(ax, info)
         ax.set_title(column)
@@ -138,14 +137,31 @@ def plot_against_papers(entries: Sequence[Any], groups: Sequence[str], columns: 
             except ValueError:
                 return math.nan
 
-        ax.bar([x - width / 2 for x in xs], ours, width, label="mneme")
-        ax.bar([x + width / 2 for x in xs], [number(c) for c in columns], width,
-               label="paper", alpha=0.6)
+        # Error bars: the range over seeds (min to max) around the headline value.
+        low, high = [], []
+        for c, value in zip(columns, ours):
+            seeds = [_scale(info) * v for v in getattr(grid.get((group, c)), "values", ())]
+            low.append(value - min(seeds) if seeds and not math.isnan(value) else 0.0)
+            high.append(max(seeds) - value if seeds and not math.isnan(value) else 0.0)
+        theirs = [number(c) for c in columns]
+        left = [x - width / 2 for x in xs]
+        right = [x + width / 2 for x in xs]
+        ax.bar(left, ours, width, yerr=[low, high], capsize=2, label="mneme (range over seeds)",
+               error_kw={"linewidth": 0.8})
+        ax.bar(right, theirs, width, label="paper", alpha=0.6)
+        # A bar of height 0 is invisible: mark it, so 0% reads as a result, not a gap.
+        for xs_, values, colour in ((left, ours, "C0"), (right, theirs, "C1")):
+            zeros = [x for x, v in zip(xs_, values) if v == 0]
+            ax.plot(zeros, [0.0] * len(zeros), linestyle="none", marker="_", markersize=10,
+                    markeredgewidth=2, color=colour)
         if info.solved_below is not None:
-            ax.axhline(_scale(info) * info.solved_below, color="grey", linestyle=":",
-                       linewidth=1)
+            line = _scale(info) * info.solved_below
+            ax.axhline(line, color="grey", linestyle=":", linewidth=1,
+                       label=f"solved: at or below {line:g}{'%' if info.percent else ''}")
         ax.set_xticks(list(xs), [c.split(" (")[0].removeprefix("task ") for c in columns])
+        ax.set_xlim(-0.6, len(columns) - 0.4)
+        ax.set_ylim(bottom=0)
         ax.set_ylabel(f"test {_label(info)}")
         ax.set_title(title(group))
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", fontsize=7)
     return _save(fig, path)

@@ -7,38 +7,70 @@ from typing import Any
 
 from mneme.errors import UserError
 from mneme.train.logging import read_metrics
+from mneme.viz.figure import save_figure
 
 
-def plot_curves(records: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Train/valid loss and valid error (%) against epoch, one figure with two panels."""
+def plot_curves(records: list[dict[str, Any]], path: Path, title: str, *, metric: str = "error",
+                unit: str = "%", percent: bool = True, solved_below: float | None = None) -> Path:
+    """Learning curves: train/validation loss, and the task's own validation metric, by epoch.
+
+    Args:
+        records: ``metrics.jsonl`` records (``epoch``, ``train_loss``, ``valid_{metric}``, ...).
+        path: the PNG to write; an SVG is written beside it.
+        title: the figure's title.
+        metric: the headline metric's key (``TaskInfo.metric``: ``bits``, ``error``, ``mse``).
+        unit: its unit in words (``TaskInfo.unit``), the right panel's y label.
+        percent: the metric is a fraction shown as a percentage.
+        solved_below: the task's solved threshold, drawn as a labelled line.
+
+    Returns:
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in records]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for key, label in (("train_loss", "train"), ("valid_loss", "valid"),
-                       ("valid_nll", "valid (NLL)")):
-        points = [(e, r[key]) for e, r in zip(epochs, records) if key in r]
+    scale = 100.0 if percent else 1.0
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label in (("train_loss", "train"), ("valid_loss", "validation"),
+                       ("valid_nll", "validation (NLL)")):
+        points = [(e, r[key]) for e, r in zip(epochs, records) if r.get(key) is not None]
         if points:
-            left.plot(*zip(*points), label=label)
-    left.set_xlabel("epoch")
-    left.set_ylabel("cross-entropy (nats)")
-    left.set_yscale("log")
-    left.legend()
-    points = [(e, 100 * r["valid_error"]) for e, r in zip(epochs, records) if "valid_error" in r]
+            left.plot(*zip(*points), label=label, marker="." if len(points) < 30 else None)
+    left.set_ylabel("training loss")
+    _log_if_wide(left)
+    left.legend(fontsize=8)
+    key = f"valid_{metric}"
+    points = [(e, scale * r[key]) for e, r in zip(epochs, records) if r.get(key) is not None]
     if points:
-        right.plot(*zip(*points), color="C1")
-    right.set_xlabel("epoch")
-    right.set_ylabel("validation error %")
-    right.set_ylim(bottom=0)
-    fig.suptitle(title)
+        right.plot(*zip(*points), color="C1", marker="." if len(points) < 30 else None)
+    if solved_below is not None:
+        right.axhline(scale * solved_below, color="0.4", linestyle="--", linewidth=0.8,
+                      label=f"solved at or below {scale * solved_below:g}")
+        right.legend(fontsize=8)
+    shown = f"{metric} (%)" if percent else f"{metric} ({unit})"
+    right.set_ylabel(f"validation {shown}")
+    if percent:
+        right.set_ylim(bottom=0)
+    else:
+        _log_if_wide(right)
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
+
+
+def _log_if_wide(ax: Any) -> None:
+    """A log y axis when the plotted values span more than a factor of 20 and are positive."""
+    values = [v for line in ax.get_lines() for v in line.get_ydata()]
+    if values and min(values) > 0 and max(values) / min(values) > 20:
+        ax.set_yscale("log")
 
 
 def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -> list[Path]:
@@ -60,9 +92,14 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
     if not records:
         raise UserError(f"{source}: no metrics.jsonl records yet (has training started?)")
     title = f"{config.model_name} on {config.task_name} ({source.name})"
-    written = [plot_curves(records, run_dir / "plots" / "curves.png", title)]
     overrides = {"data_dir": data_dir} if data_dir else None
-    _, task, model = load_run(run_dir, overrides=overrides)
+    _, task, model = load_run(run_dir, overrides=overrides)  # fails before anything is written
+    info = task.info
+    metric = info.metric if any(f"valid_{info.metric}" in r for r in records) else "error"
+    written = [plot_curves(records, run_dir / "plots" / "curves.png", title, metric=metric,
+                           unit=info.unit if metric == info.metric else "%",
+                           percent=info.percent if metric == info.metric else True,
+                           solved_below=info.solved_below if metric == info.metric else None)]
     if config.model_name == "seq2seq":
         from mneme.viz.alignment import plot_seq2seq_run
 
