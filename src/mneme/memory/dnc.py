@@ -23,10 +23,12 @@ defaults; the paper's Methods have one write head), an LSTM controller of 64 uni
 ``hidden_size``: the memory, not the controller, should hold the sequence; 64 also matches the
 matrix's width).
 
-The sparse link matrix of Rae et al. 2016 (SAM/SDNC) is not implemented: at N <= 64 the dense
-``(B, N, N)`` link update is a few elementwise passes over N^2 values, no larger than the
-controller's matmuls; sparsity pays at thousands of slots, not here (decided from the sizes, see
-``benchmarks/dnc_speed.py`` for the measured step cost).
+The sparse link matrix of Rae et al. 2016 (SAM/SDNC) is not implemented, measured and decided:
+``benchmarks/dnc_speed.py`` times the whole dense link work (update, precedence, forward and
+backward weightings, with their backward) at 13% of a DNC training step at batch 1 and 29% at
+batch 64 (N = 32, one thread, shared machine), the most a sparse link could save; at N = 32 its
+gathers and scatters would cost more than the dense passes over N^2 = 1024 values (two fused
+variants of the dense update were slower still). Sparsity pays at thousands of slots.
 
 Legend: B batch, T time, D input features, H controller units, N memory slots, W word size, R read
 heads, Rw write heads.

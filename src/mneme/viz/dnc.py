@@ -29,6 +29,6 @@ def dnc_panels(trace: Any, index: int, steps: int) -> list[Panel]:
     modes = trace.read_modes[index, :steps]  # (T, R, 1 + 2 Rw)
     names = "backward, content, forward" if rw == 1 else f"{rw} backward, content, {rw} forward"
     for h in range(modes.shape[1]):
-        panels.append(Panel(f"read modes, head {h + 1} (rows: {names})", modes[:, h].T, "mode"))
+        panels.append(Panel(f"read modes, head {h} (rows: {names})", modes[:, h].T, "mode"))
     panels.append(Panel("usage", trace.usage[index, :steps].T, "location"))
     return panels
