@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mneme.bench.cells import Cell, Suite, recipe_cell
+from mneme.bench.dnc_cells import DNC_SUITES
 from mneme.errors import UserError
 from mneme.models.build import model_entry
 
@@ -386,6 +387,9 @@ SUITES["matrix"] = Suite(
     _matrix,
     report="matrix",
 )
+
+
+SUITES.update(DNC_SUITES)
 
 
 def get_suite(name: str) -> Suite:

@@ -103,6 +103,18 @@ def _babi_sequence(task: str, model: str, task_config: Any, model_config: Any
         clip_norm=5.0, eval_batch_size=500)
 
 
+DNC_BABI_SIZES: dict[str, int] = {"memory_size": 256, "word_size": 64, "num_reads": 4,
+                                  "controller_size": 256}
+"""The DNC of Graves et al. 2016's bAbI experiments (Methods): a 256 x 64 memory, 4 read heads,
+an LSTM controller of 256 units."""
+
+
+def _dnc_babi(task: str, model: str, task_config: Any, model_config: Any
+              ) -> tuple[Any, TrainConfig]:
+    model_config, train = _babi_sequence(task, model, task_config, model_config)
+    return _set(model_config, **DNC_BABI_SIZES), train
+
+
 def _retrieval(task: str, model: str, task_config: Any, model_config: Any
                ) -> tuple[Any, TrainConfig]:
     # 100k training sequences at batch 128 make 781 steps an epoch: 64 epochs are 50k steps
@@ -214,6 +226,8 @@ RECIPES: tuple[Recipe, ...] = (
            "Matlab code (linear start, lr 0.005 halved every 25 epochs, clip 40)"),
     Recipe("babi", "memnn", _memnn, "Weston et al. 2014, section 3.2 (SGD on the margin loss; "
            "rate ours)"),
+    Recipe("babi", "dnc", _dnc_babi, "Graves et al. 2016, Methods (the bAbI DNC's sizes); "
+           "training as the ('babi', '*') row"),
     Recipe("babi", "*", _babi_sequence, "Weston et al. 2015, section 5 (LSTM baseline); Adam "
            "1e-3, clip 5, ours"),
     Recipe("retrieval", "*", _retrieval, "Ba et al. 2016, section 4.1 (Adam, batch 128, "
