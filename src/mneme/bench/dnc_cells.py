@@ -17,7 +17,7 @@ minutes with ``--jobs 2`` on two free cores, less where cells stop early.
 (``mneme.models.recipes``) at a CPU budget of ``BABI_EPOCHS`` epochs and a smaller memory
 (``BABI_CPU_MODEL``); the full recipe (paper-size memory, 100 epochs) is a GPU run::
 
-    mneme train --task babi --task.joint True --task.size 1k --model dnc --train.device cuda
+    mneme train --task babi --task.joint --task.size 1k --model dnc --train.device cuda
 """
 
 from __future__ import annotations
