@@ -1,7 +1,7 @@
 """Attention speed: scores against scaled dot, and the fused path against the readable one.
 
     OMP_NUM_THREADS=1 python benchmarks/attention_speed.py [--threads 1] [--repeats 15]
-        [--part all|scores|fused|seq2seq] [--batch 32 --queries 32 --keys 128 --dim 256]
+        [--part all|scores|fused|seq2seq|positions] [--batch 32 --queries 32 --keys 128 --dim 256]
         [--json PATH]
 
 Every section times its cases interleaved (case 1, case 2, ..., then again, ``--repeats`` times)
@@ -16,6 +16,9 @@ and its ratio to the section's reference case, all measured in the same run.
 * ``seq2seq``: a training step of ``mneme.models.seq2seq.Seq2Seq`` (batch 64, 10 + 10 tokens)
   without attention, with the additive and dot scores, and with input feeding: median time,
   target tokens per second and the ratio to the model without attention.
+* ``positions``: the self-attention core (``mneme.attention.self_attention``, H 64, 2 layers, 4
+  heads) with each position encoding, causal and as an encoder, at B 32, T 64 (``--batch``,
+  ``--queries``), forward and forward + backward, relative to no positions (causal).
 
 More sections are added by writing a function ``f(args) -> Section`` and registering it in
 ``SECTIONS``; ``--part`` and ``--json`` pick it up.
@@ -187,11 +190,38 @@ def bench_seq2seq(args: argparse.Namespace) -> Section:
                    "to no attention", rows[0].name, rows)
 
 
+def bench_positions(args: argparse.Namespace) -> Section:
+    """The self-attention core's forward (and backward) with each position encoding."""
+    from mneme.attention.self_attention import SelfAttentionConfig, SelfAttentionCore
+
+    b, t = args.batch, args.queries
+    x = torch.randn(b, t, 64, generator=torch.Generator().manual_seed(0))
+    cores = {}
+    for causal in (True, False):
+        for position in ("none", "sinusoidal", "learned", "rope", "alibi", "relative"):
+            torch.manual_seed(0)
+            config = SelfAttentionConfig(hidden_size=64, num_layers=2, num_heads=4,
+                                         position=position, causal=causal)  # type: ignore[arg-type]
+            cores[f"{'causal' if causal else 'encoder'} {position}"] = SelfAttentionCore(
+                64, config).eval()
+    section = Section(f"Self-attention core by position encoding, B {b}, T {t}, H 64, 2 layers, "
+                      "4 heads; ratios to causal none", "causal none")
+    with torch.no_grad():
+        fwd = interleaved({n: (lambda c=c: c(x)[0]) for n, c in cores.items()}, args.repeats)
+    section.rows += _rows(fwd, "causal none", "forward")
+    grad = torch.randn(b, t, 64, generator=torch.Generator().manual_seed(1))
+    both = interleaved({n: _forward_backward(lambda c=c: c(x)[0], grad, list(c.parameters()))
+                        for n, c in cores.items()}, args.repeats)
+    section.rows += _rows(both, "causal none", "forward+backward")
+    return section
+
+
 # name -> section; other parts of mneme add theirs here (e.g. a seq2seq tokens/s section)
 SECTIONS: dict[str, Callable[[argparse.Namespace], Section]] = {
     "scores": bench_scores,
     "fused": bench_fused,
     "seq2seq": bench_seq2seq,
+    "positions": bench_positions,
 }
 
 

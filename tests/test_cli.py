@@ -70,6 +70,24 @@ def test_ask_prints_answer_and_attention(run: Path, monkeypatch, capsys) -> None
     assert "A: " in out and "hop 3" in out and "John went to the hallway." in out
 
 
+def test_ask_shows_attention_as_a_distribution_during_linear_start(run: Path, monkeypatch,
+                                                                   capsys) -> None:
+    # 3 epochs into a 20-epoch linear start: the model reads raw scores, a person sees weights.
+    story = "Mary moved to the bathroom.\nJohn went to the hallway.\nWhere is Mary?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(story))
+    capsys.readouterr()
+    assert main(["ask", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "linear start" in out
+    rows = [line.split()[:3] for line in out.splitlines()
+            if line[:1].isdigit() and line.count(".") >= 3]
+    weights = [[float(v) for v in row] for row in rows]
+    assert len(weights) == 2  # two sentences (the null memory joins with the softmax)
+    assert all(0.0 <= w <= 1.0 for row in weights for w in row)
+    for hop in range(3):
+        assert sum(row[hop] for row in weights) == pytest.approx(1.0, abs=2e-3)
+
+
 def test_ask_unknown_word(run: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("Zorg flew to the moon.\nWhere is Zorg?\n"))
     err = error_of(capsys, ["ask", str(run)])

@@ -4,7 +4,7 @@ The four kinds of memory: internal state (``mneme.cells``), attention (``mneme.a
 external memory (``mneme.memory``) and associative memory (``mneme.associative``).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from mneme.errors import MnemeError, UserError
 

@@ -10,20 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class MnemeError(Exception):
-    """Base class of mneme's own errors."""
+class MnemeError(ValueError):
+    """Base class of mneme's own errors; a ``ValueError``, so library users can catch either."""
 
 
 class UserError(MnemeError):
     """A user mistake: bad input, unknown name, missing file. The CLI exits with code 2."""
 
 
-class ConfigError(UserError, ValueError):
+class ConfigError(UserError):
     """An invalid config value; the message names the class and the field, e.g.
     ``NTMConfig.memory_size must be >= 1 (got 0)``. Raised by ``mneme.validation``."""
 
 
-class DataFormatError(UserError, ValueError):
+class DataFormatError(UserError):
     """A malformed line in a dataset file; the message names the file and the line number.
 
     Args:

@@ -20,7 +20,7 @@ from mneme.attention.self_attention import (
 from mneme.errors import UserError
 from mneme.types import Core, detach_state, pack_state, unpack_state
 
-POSITIONS = ("sinusoidal", "learned", "none")
+POSITIONS = ("sinusoidal", "learned", "none", "rope", "alibi", "relative")
 
 
 def make(input_size: int = 5, *, seed: int = 0, dtype=torch.float64, **kw) -> SelfAttentionCore:
@@ -98,8 +98,9 @@ def test_whole_equals_chunks_carrying_state_equals_steps(position: str, norm_fir
 
 
 @pytest.mark.parametrize("norm_first", [True, False])
-def test_fused_path_equals_explicit_softmax_path(norm_first: bool) -> None:
-    core = make(norm_first=norm_first, num_layers=3)
+@pytest.mark.parametrize("position", POSITIONS)
+def test_fused_path_equals_explicit_softmax_path(position: str, norm_first: bool) -> None:
+    core = make(norm_first=norm_first, num_layers=3, position=position)
     x = inputs(2, 6, 5)
     y_fast, s_fast = core(x[:, :4])
     y_ref, s_ref, _ = core(x[:, :4], trace=True)
@@ -158,8 +159,10 @@ def test_learned_positions_stop_at_max_length() -> None:
         core(inputs(1, 2, 5), state)
 
 
-def test_gradcheck_through_input_and_cache() -> None:
-    core = make(input_size=3, hidden_size=4, num_heads=2, num_layers=1, ff_size=6)
+@pytest.mark.parametrize("position", POSITIONS)
+def test_gradcheck_through_input_and_cache(position: str) -> None:
+    core = make(input_size=3, hidden_size=4, num_heads=2, num_layers=1, ff_size=6,
+                position=position)
     x = inputs(2, 3, 3).requires_grad_()
     _, past = core(inputs(2, 2, 3, seed=5))
     keys, values = past.keys.clone().requires_grad_(), past.values.clone().requires_grad_()
@@ -193,11 +196,14 @@ def test_state_packs_detaches_and_round_trips(tmp_path) -> None:
     ("dropout", 1.0, "dropout must be in [0, 1) (got 1.0)"),
     ("dropout", -0.1, "dropout must be in [0, 1) (got -0.1)"),
     ("max_length", 0, "max_length must be >= 1 (got 0)"),
-    ("position", "rotary",
-     "position must be one of 'sinusoidal', 'none', 'learned' (got 'rotary')"),
+    ("position", "rotary", "position must be one of 'sinusoidal', 'none', 'learned', 'rope', "
+                           "'alibi', 'relative' (got 'rotary')"),
+    ("num_heads", 64, "hidden_size / num_heads must be even with rope positions (got 64 and 64)"),
 ])
 def test_validate_names_the_field(field: str, value: object, message: str) -> None:
-    config = dataclasses.replace(SelfAttentionConfig(), **{field: value})
+    rope = field == "num_heads" and value == 64
+    config = dataclasses.replace(SelfAttentionConfig(position="rope" if rope else "sinusoidal"),
+                                 **{field: value})
     with pytest.raises(UserError) as info:
         config.validate()
     assert str(info.value) == f"SelfAttentionConfig.{message}"

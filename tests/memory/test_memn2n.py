@@ -49,9 +49,13 @@ def random_inputs(
     return {"story": story, "query": query}
 
 
-def make_model(vocab: int = 17, memory: int = 6, sentence: int = 16, **overrides) -> MemN2N:
+def make_model(vocab: int = 17, memory: int = 6, sentence: int = 16, *, linear: bool = False,
+               **overrides) -> MemN2N:
+    """A small MemN2N; ``linear`` puts it in linear mode (what the LinearStart hook does)."""
     config = replace(MemN2NConfig(embedding_dim=8), **overrides)
-    return MemN2N(config, vocab_size=vocab, memory_size=memory, sentence_size=sentence)
+    model = MemN2N(config, vocab_size=vocab, memory_size=memory, sentence_size=sentence)
+    model.set_linear(linear)
+    return model
 
 
 ALL_VARIANTS = list(
@@ -135,7 +139,7 @@ def test_position_encoding_uses_each_sentence_length_and_zeroes_padding() -> Non
 def test_fast_forward_equals_reference(tying, encoding, temporal, linear) -> None:
     torch.manual_seed(0)
     model = make_model(
-        weight_tying=tying, encoding=encoding, temporal_encoding=temporal, linear_start=linear
+        weight_tying=tying, encoding=encoding, temporal_encoding=temporal, linear=linear
     ).double()
     model.eval()
     inputs = random_inputs(5, 6, 4, 17, torch.Generator().manual_seed(1))
@@ -144,16 +148,18 @@ def test_fast_forward_equals_reference(tying, encoding, temporal, linear) -> Non
     assert fast.logits.shape == (5, 17)
     torch.testing.assert_close(fast.logits, ref.logits, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(fast.trace.attention, ref.trace.attention, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(fast.trace.scores, ref.trace.scores, rtol=1e-10, atol=1e-10)
+    assert fast.trace.linear == ref.trace.linear == linear
     torch.testing.assert_close(fast.trace.answer_input, ref.trace.answer_input)
 
 
 def test_bow_memory_is_the_plain_sum_of_embeddings() -> None:
     torch.manual_seed(0)
-    model = make_model(encoding="bow", temporal_encoding=False, linear_start=True, hops=1)
+    model = make_model(encoding="bow", temporal_encoding=False, linear=True, hops=1)
     model.eval()
     inputs = random_inputs(3, 6, 5, 17, torch.Generator().manual_seed(2))
     story, query = inputs["story"], inputs["query"]
-    # Plain sums by Python loops: u = sum_j B q_j, m_i = sum_j A x_ij; linear mode shows u . m_i.
+    # Plain sums by Python loops: u = sum_j B q_j, m_i = sum_j A x_ij; the scores are u . m_i.
     want = torch.zeros(3, 6)
     for b in range(3):
         u = sum(model.B()[w] for w in query[b].tolist() if w != 0)
@@ -161,8 +167,12 @@ def test_bow_memory_is_the_plain_sum_of_embeddings() -> None:
             words = [w for w in story[b, i].tolist() if w != 0]
             if words:
                 want[b, i] = torch.dot(u, sum(model.A(1)[w] for w in words))
-    got = model(inputs, trace=True).trace.attention[:, 0]
-    torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-6)
+    trace = model(inputs, trace=True).trace
+    torch.testing.assert_close(trace.scores[:, 0], want.detach(), rtol=1e-5, atol=1e-6)
+    # What is shown is their softmax over the real sentences, even in linear mode.
+    real = story.ne(0).any(-1)
+    shown = torch.softmax(want.masked_fill(~real, float("-inf")), -1)
+    torch.testing.assert_close(trace.attention[:, 0], shown.detach(), rtol=1e-5, atol=1e-6)
 
 
 # -- masking and batch composition ------------------------------------------------------------
@@ -185,11 +195,16 @@ def test_attention_sums_to_one_on_real_slots_and_is_exactly_zero_on_padding() ->
     plain_attention = plain(inputs, trace=True).trace.attention
     torch.testing.assert_close(plain_attention.sum(-1), torch.ones(6, 3))
     assert plain(inputs, trace=True).trace.null_attention is None
-    # Linear mode: the unnormalised scores, still exactly 0 on padding.
+    # Linear mode: the model reads the raw scores, but the attention shown is a distribution.
     model.set_linear(True)
-    lin = model(inputs, trace=True).trace.attention
+    trace = model(inputs, trace=True).trace
+    lin, scores = trace.attention, trace.scores
+    assert trace.linear
     assert (lin[~real.unsqueeze(1).expand_as(lin)] == 0).all()
-    assert not torch.allclose(lin.sum(-1), torch.ones(6, 3))
+    assert (lin >= 0).all()
+    torch.testing.assert_close(lin.sum(-1), torch.ones(6, 3))
+    assert (scores[~real.unsqueeze(1).expand_as(scores)] == 0).all()
+    assert not torch.allclose(scores.sum(-1), torch.ones(6, 3))
 
 
 def test_story_without_sentences_gives_finite_logits() -> None:
@@ -211,7 +226,7 @@ def test_result_does_not_depend_on_batch_composition(tying, encoding, temporal, 
         weight_tying=tying,
         encoding=encoding,
         temporal_encoding=temporal,
-        linear_start=linear,
+        linear=linear,
     ).eval()
     gen = torch.Generator().manual_seed(4)
     short = random_inputs(1, 3, 3, 17, gen)  # alone: 3 slots, 3 words
@@ -320,9 +335,19 @@ def test_nil_embedding_stays_zero_after_optimizer_steps(tying: str, optimizer: s
     assert (model.embedding[0] == 0).all()
 
 
+def test_a_user_built_memn2n_attends_with_softmax_even_with_linear_start_configured() -> None:
+    # Linear start is a training schedule (the LinearStart hook), not the module's default.
+    model = make_model(linear_start=True).eval()
+    assert not model.linear
+    inputs = random_inputs(3, 6, 4, 17, torch.Generator().manual_seed(8))
+    torch.testing.assert_close(model(inputs, trace=True).trace.attention.sum(-1)
+                               + model(inputs, trace=True).trace.null_attention,
+                               torch.ones(3, 3))
+
+
 def test_linear_mode_toggles_and_survives_state_dict() -> None:
     torch.manual_seed(0)
-    model = make_model(linear_start=True).eval()
+    model = make_model(linear=True).eval()
     assert model.linear
     inputs = random_inputs(3, 6, 4, 17, torch.Generator().manual_seed(8))
     linear_out = model(inputs).logits
@@ -332,7 +357,7 @@ def test_linear_mode_toggles_and_survives_state_dict() -> None:
     assert not torch.allclose(linear_out, softmax_out)
     state = model.state_dict()
     assert "linear_flag" in state
-    fresh = make_model(linear_start=True).eval()  # would start linear
+    fresh = make_model(linear=True).eval()
     fresh.load_state_dict(state)
     assert not fresh.linear
     torch.testing.assert_close(fresh(inputs).logits, softmax_out)
@@ -441,12 +466,12 @@ def test_gradcheck_float64(tying: str, encoding: str, linear: bool) -> None:
             hops=2,
             weight_tying=tying,
             encoding=encoding,
-            linear_start=linear,
             init_std=0.5,
         ),
         vocab_size=7,
         memory_size=4,
     ).double()
+    model.set_linear(linear)
     model.eval()
     inputs = random_inputs(2, 4, 3, 7, torch.Generator().manual_seed(12))
     names = [name for name, _ in model.named_parameters()]
@@ -484,7 +509,7 @@ def test_learns_where_is_with_linear_start() -> None:
     model = MemN2N(MemN2NConfig(), vocab_size=3 + PEOPLE + PLACES, memory_size=SLOTS)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     gen = torch.Generator().manual_seed(0)
-    assert model.linear
+    model.set_linear(True)  # what the LinearStart hook does at the start of training
     for step in range(1000):
         if step == 300:
             model.set_linear(False)  # re-insert the softmax (section 4.2)

@@ -456,7 +456,7 @@ def _no_view_task(name: str) -> object:
     return entry.build(entry.config())
 
 
-@pytest.mark.parametrize("task_name", ["translation", "sort", "reversal"])
+@pytest.mark.parametrize("task_name", ["translation", "sort"])
 def test_a_core_on_a_task_without_a_sequence_view(task_name):
     task = _no_view_task(task_name)
     assert not task.info.composable

@@ -103,3 +103,48 @@ def test_registered_and_built_from_the_registry():
     task = entry.build(entry.config_class()(valid_size=3, test_size=2))
     assert task.name == "reversal" and task.spec.max_length == 41
     assert len(task.sources["test"]) == 2 * 7
+
+
+def test_sequence_view_reads_the_source_then_one_output_slot_per_target_token():
+    task = _task()
+    assert task.info.composable and task.info.generalisation == ("len8",)
+    batch = task.batch([[4, 5, 6], [8]])
+    tokens, lengths = task.info.to_sequence(batch.inputs)
+    assert tokens.tolist() == [[4, 5, 6, 3, 2, 2, 2, 2], [8, 3, 2, 2, 0, 0, 0, 0]]
+    assert lengths.tolist() == [8, 4]
+    # a composed model's logits (B, 2 T_s, V): the prediction of target j is read at step n + 1 + j
+    logits = torch.zeros(2, 8, 9)
+    logits[0, 4:8] = torch.nn.functional.one_hot(batch.targets[0], 9) * 50.0
+    logits[1, 2:4] = torch.nn.functional.one_hot(batch.targets[1, :2], 9) * 50.0
+    logits[1, 0:2] = torch.nn.functional.one_hot(torch.tensor([5, 5]), 9) * 50.0  # unread
+    totals = task.metrics(ModelOutput(logits), batch)
+    assert totals["error"] == 0.0 and totals["count"] == 6
+    assert task.loss(ModelOutput(logits), batch) < 1e-6
+    logits[0, 5] = 0.0  # the second output slot of the first row: a uniform row, wrong
+    assert task.metrics(ModelOutput(logits), batch)["error"] == 1.0
+
+
+def test_a_composed_encoder_learns_short_reversals():
+    """The self-attention encoder (RoPE) on lengths 2-4 of 5 symbols, 250 Adam steps: token
+    error under 3% (guessing: 80%)."""
+    from mneme.models.build import build_model, model_entry
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    task = _task(max_length=4, test_lengths=(4,), valid_size=100)
+    config = model_entry("self-attention", "reversal").config(
+        hidden_size=32, num_layers=2, num_heads=4, position="rope", causal=False)
+    model = build_model("self-attention", config, task)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(250):
+        batch = task.sample(32, g)
+        loss = task.loss(model(batch.inputs), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        batch = next(task.eval_batches("valid", 100))
+        totals = task.metrics(model(batch.inputs), batch)
+    assert totals["error"] / totals["count"] <= 0.03, totals

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -216,8 +216,10 @@ def dense_recall(
     (log-sum-exp), so it never overflows.
 
     Args:
-        patterns: (P, N) shared or (B, P, N) one set per cue, +-1. cues: (B, N), +-1.
-        F, n: the separation function (see `dense_energy`).
+        patterns: (P, N) shared or (B, P, N) one set per cue, +-1.
+        cues: (B, N), +-1.
+        F: the separation function (see `dense_energy`).
+        n: its order (see `dense_energy`).
         max_sweeps: at most this many sweeps.
         generator: for the update order.
     Returns:
@@ -279,7 +281,8 @@ class Hopfield(nn.Module):
         value_size: D_v of the pattern projection input (default D_y).
         num_heads: heads; hidden_size must be divisible by it.
         beta: inverse temperature; None: 1/sqrt(head size). ``trainable_beta`` learns log beta.
-        update_steps, update_tol: see above.
+        update_steps: see above.
+        update_tol: see above.
         normalize: LayerNorm on R, Y and Y_v before projecting (as the reference layers do).
         dropout: on the association weights.
     Raises:
@@ -398,13 +401,16 @@ class HopfieldPooling(nn.Module):
     attention pooling used for multiple-instance learning in Ramsauer et al. 2020).
 
     Args:
-        input_size: D. output_size: H (default D). num_queries: S. Other keywords go to
-        `Hopfield`.
+        input_size: D.
+        output_size: H (default D).
+        num_queries: S.
+        **kwargs: the other keywords go to `Hopfield`.
     Returns (forward): (B, S, H), and the association (B, heads, S, P) if asked.
     """
 
     def __init__(
-        self, input_size: int, output_size: int | None = None, num_queries: int = 1, **kwargs
+        self, input_size: int, output_size: int | None = None, num_queries: int = 1,
+        **kwargs: Any
     ) -> None:
         super().__init__()
         if num_queries < 1:
@@ -427,13 +433,16 @@ class HopfieldLayer(nn.Module):
     HopfieldLayer with separate lookup weights); a learned associative memory for R (B, S, D).
 
     Args:
-        input_size: D. num_memories: P. output_size: H (default D). Other keywords go to
-        `Hopfield`.
+        input_size: D.
+        num_memories: P.
+        output_size: H (default D).
+        **kwargs: the other keywords go to `Hopfield`.
     Returns (forward): (B, S, H), and the association (B, heads, S, P) if asked.
     """
 
     def __init__(
-        self, input_size: int, num_memories: int, output_size: int | None = None, **kwargs
+        self, input_size: int, num_memories: int, output_size: int | None = None,
+        **kwargs: Any
     ) -> None:
         super().__init__()
         if num_memories < 1:

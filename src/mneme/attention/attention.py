@@ -105,7 +105,8 @@ def fused_attention(
 
     Args:
         query: ``(B, ..., Tq, Dk)``; keys ``(B, ..., Tk, Dk)``; values ``(B, ..., Tk, Dv)``.
-        mask, causal: as in ``masked_softmax``.
+        mask: as in ``masked_softmax``.
+        causal: as in ``masked_softmax``.
         scale: multiplies ``q . k``; None means ``1 / sqrt(Dk)`` (Vaswani et al. 2017, eq. 1).
         dropout: probability of dropping an attention weight (0 outside training).
 
@@ -146,7 +147,8 @@ class Attention(nn.Module):
     Args:
         score: a scoring module (``mneme.attention.scoring``) or its name (``additive``, ``dot``,
             ``scaled_dot``, ``bilinear``, ``location``).
-        query_dim, key_dim: Dq and Dk, needed when a score with parameters is given by name.
+        query_dim: Dq, needed when a score with parameters is given by name.
+        key_dim: Dk, likewise.
         hidden_dim: the additive score's hidden size (default Dk).
         max_keys: the location score's largest Tk.
         dropout: dropout on the attention weights during training (Vaswani et al. 2017,
@@ -248,7 +250,10 @@ class KeyValueAttention(nn.Module):
         key_dim: Dk (must equal Dq for the dot scores).
         value_dim: Dv.
         score: the score comparing queries with keys, by name or module.
-        hidden_dim, max_keys, dropout, fused: as in ``Attention``.
+        hidden_dim: as in ``Attention``.
+        max_keys: as in ``Attention``.
+        dropout: as in ``Attention``.
+        fused: as in ``Attention``.
         bias: biases in the key and value projections.
     """
 

@@ -65,10 +65,12 @@ class HardAttention(nn.Module):
 
     Args:
         score: a scoring module or its name (see ``mneme.attention.scoring``).
-        query_dim, key_dim: Dq and Dk, needed when a score with parameters is given by name.
+        query_dim: Dq, needed when a score with parameters is given by name.
+        key_dim: Dk, likewise.
         mode: ``"argmax"`` or ``"sample"``; an attribute, so evaluation can switch to argmax.
         estimator: ``"reinforce"`` or ``"straight_through"``.
-        hidden_dim, max_keys: for the additive and location scores.
+        hidden_dim: for the additive score.
+        max_keys: for the location score.
 
     Raises:
         ValueError: an unknown mode or estimator.

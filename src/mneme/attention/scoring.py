@@ -105,7 +105,8 @@ class DotScore(nn.Module):
     """The dot product ``e_ij = q_i . k_j`` (Luong et al. 2015, section 3.1, "dot").
 
     Args:
-        query_dim, key_dim: optional, checked to be equal when both are given.
+        query_dim: optional, checked to equal ``key_dim`` when both are given.
+        key_dim: optional.
     """
 
     def __init__(self, query_dim: int | None = None, key_dim: int | None = None) -> None:
@@ -208,7 +209,8 @@ def build_score(
 
     Args:
         name: the score.
-        query_dim, key_dim: Dq and Dk (equal for ``dot`` and ``scaled_dot``).
+        query_dim: Dq (equal to Dk for ``dot`` and ``scaled_dot``).
+        key_dim: Dk.
         hidden_dim: A for ``additive``; None means Dk.
         max_keys: required for ``location``.
 

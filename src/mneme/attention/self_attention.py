@@ -1,4 +1,4 @@
-"""Causal self-attention core: the attention-only baseline of the memory matrix.
+"""Self-attention core: the attention-only baseline of the memory matrix (the Transformer).
 
 A Transformer decoder stack without cross-attention (Vaswani et al. 2017, "Attention Is All You
 Need", sections 3.2-3.5) used as a sequence core (DESIGN.md, "Contracts"): its memory is the
@@ -15,6 +15,13 @@ gets the same positions as one call over the whole sequence. The fast path calls
 ``torch.nn.functional.scaled_dot_product_attention``; ``trace=True`` takes the readable
 explicit-softmax path and returns the weights (a test holds the two equal).
 
+``position`` picks the encoding (``mneme.attention.positions``): ``sinusoidal`` and ``learned``
+vectors added to the input; ``rope`` rotates every head's q and k; ``alibi`` and ``relative``
+(Transformer-XL) add a float bias to the scores, given to SDPA as its ``attn_mask`` (the relative
+one computed from q, so still one fused call). ``causal=False`` is an encoder (Delétang et al.
+2023's Transformer reads the input, then empty output steps, bidirectionally): every step sees
+the whole chunk, so it has no ``step`` and takes no carried state.
+
 Legend: B batch, T time, D input features, H hidden (d_model), L layers, heads, E = H / heads,
 N cached steps (past + T after a call).
 """
@@ -29,6 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mneme.attention.positions import (
+    RelativePosition,
+    alibi_bias,
+    rotate,
+    sinusoidal_positions,
+)
 from mneme.registry import register_core
 from mneme.types import register_state
 from mneme.validation import Validated, at_least, in_range, invalid, one_of
@@ -45,7 +58,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SelfAttentionConfig(Validated):
-    """A causal Transformer decoder stack as a core.
+    """A Transformer stack as a core: causal (a decoder without cross-attention) or an encoder.
 
     Attributes:
         hidden_size: H, d_model and the core's output size.
@@ -54,10 +67,13 @@ class SelfAttentionConfig(Validated):
         ff_size: the feed-forward inner size (None: 4 H, as d_ff = 2048 for d_model = 512).
         dropout: on the attention weights, residual branches and input (section 5.4).
         position: ``sinusoidal`` (section 3.5), ``learned`` embeddings of up to ``max_length``
-            positions, or ``none``.
+            positions, ``rope`` (Su et al. 2021; E must be even), ``alibi`` (Press et al. 2022),
+            ``relative`` (Dai et al. 2019, Transformer-XL) or ``none``.
         max_length: the longest sequence (cache included) with ``learned`` positions.
         norm_first: pre-LN blocks (LayerNorm before each sublayer, then a final LayerNorm);
             False is the paper's post-LN LN(x + sublayer(x)).
+        causal: each step attends to itself and the past (a decoder, the default); False: to
+            the whole chunk (an encoder: no ``step``, no carried state).
     """
 
     hidden_size: int = field(default=64, metadata=at_least(1))
@@ -65,15 +81,19 @@ class SelfAttentionConfig(Validated):
     num_heads: int = field(default=4, metadata=at_least(1))
     ff_size: int | None = field(default=None, metadata=at_least(1))
     dropout: float = field(default=0.0, metadata=in_range(0.0, 1.0, closed="left"))
-    position: Literal["sinusoidal", "none", "learned"] = field(default="sinusoidal",
-                                                               metadata=one_of())
+    position: Literal["sinusoidal", "none", "learned", "rope", "alibi", "relative"] = field(
+        default="sinusoidal", metadata=one_of())
     max_length: int = field(default=2048, metadata=at_least(1))
     norm_first: bool = True
+    causal: bool = True
 
     def check(self) -> None:
-        """Every head gets H / num_heads features."""
+        """Every head gets H / num_heads features; RoPE rotates them in pairs."""
         if self.hidden_size % self.num_heads:
             raise invalid(self, "hidden_size", "must be divisible by num_heads",
+                          got=f"{self.hidden_size} and {self.num_heads}")
+        if self.position == "rope" and (self.hidden_size // self.num_heads) % 2:
+            raise invalid(self, "hidden_size", "/ num_heads must be even with rope positions",
                           got=f"{self.hidden_size} and {self.num_heads}")
 
 
@@ -97,32 +117,22 @@ class SelfAttentionState:
 @dataclass(frozen=True)
 class SelfAttentionTrace:
     """attention: (B, L, heads, T, N) each step's weights over the N cached steps (0 on the
-    future), before dropout."""
+    future when causal), before dropout."""
 
     attention: Tensor
 
 
-def sinusoidal_positions(
-    start: int, length: int, size: int, *, device: torch.device | None = None,
-    dtype: torch.dtype | None = None,
-) -> Tensor:
-    """PE (length, size) of positions start..start+length-1 (Vaswani et al. 2017, 3.5):
-    PE(pos, 2i) = sin(pos / 10000^(2i/size)), PE(pos, 2i+1) = cos(pos / 10000^(2i/size))."""
-    pos = torch.arange(start, start + length, device=device, dtype=torch.float64).unsqueeze(1)
-    rate = torch.exp(-math.log(10000.0) * torch.arange(0, size, 2, device=device,
-                                                        dtype=torch.float64) / size)
-    pe = torch.stack([torch.sin(pos * rate), torch.cos(pos * rate)], dim=-1).flatten(1)
-    return pe[:, :size].to(dtype or torch.get_default_dtype())
-
-
 class _Block(nn.Module):
-    """One decoder block: causal multi-head self-attention over cache + chunk, then the FFN."""
+    """One block: multi-head self-attention over cache + chunk, then the FFN."""
 
     def __init__(self, config: SelfAttentionConfig) -> None:
         super().__init__()
         h, self.heads = config.hidden_size, config.num_heads
         self.head_size = h // self.heads
         self.dropout, self.norm_first = config.dropout, config.norm_first
+        self.position, self.causal = config.position, config.causal
+        self.relative = (RelativePosition(h, self.heads) if config.position == "relative"
+                         else None)
         self.qkv = nn.Linear(h, 3 * h)  # W^Q, W^K, W^V of all heads, stacked
         self.out = nn.Linear(h, h)  # W^O
         ff = config.ff_size or 4 * h
@@ -138,21 +148,35 @@ class _Block(nn.Module):
         b, t, h = z.shape
         q, k, v = self.qkv(z).view(b, t, 3, self.heads, self.head_size).permute(2, 0, 3, 1, 4)
         past = past_k.shape[2]
+        if self.position == "rope":  # absolute positions past.. : the cache holds rotated keys
+            q, k = rotate(q, past), rotate(k, past)
         k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
-        # query i (absolute position past + i) sees cached steps 0..past + i
-        allowed = (torch.arange(past + t, device=z.device).unsqueeze(0)
-                   <= past + torch.arange(t, device=z.device).unsqueeze(1))  # (T, N)
+        n = past + t
+        bias = None  # float (B, heads, T, N) or (heads, T, N), added to the scaled scores
+        if self.relative is not None:
+            q, bias = self.relative(q, n)
+        elif self.position == "alibi":
+            bias = alibi_bias(self.heads, past, t, n, causal=self.causal, device=z.device,
+                              dtype=z.dtype)
+        # query i (absolute position past + i) sees cached steps 0..past + i; an encoder all
+        allowed = None if not self.causal else (
+            torch.arange(n, device=z.device).unsqueeze(0)
+            <= past + torch.arange(t, device=z.device).unsqueeze(1))  # (T, N)
         p = self.dropout if self.training else 0.0
         weights = None
         if explicit:  # the readable reference path
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)
-            weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+            scores = scores if bias is None else scores + bias
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed, float("-inf"))
+            weights = torch.softmax(scores, dim=-1)
             ctx = F.dropout(weights, p, self.training) @ v
-        elif past == 0:  # square: the fused kernel's own causal mask
+        elif bias is None and allowed is not None and past == 0:  # the kernel's causal mask
             ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         else:  # is_causal aligns top-left, so the offset mask is given explicitly
-            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=None if t == 1 else allowed,
-                                                 dropout_p=p)
+            mask = bias if allowed is None or t == 1 else (
+                allowed if bias is None else bias.masked_fill(~allowed, float("-inf")))
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         return self.out(ctx.transpose(1, 2).reshape(b, t, h)), k, v, weights
 
     def forward(self, x: Tensor, past_k: Tensor, past_v: Tensor, explicit: bool
@@ -167,8 +191,9 @@ class _Block(nn.Module):
 
 
 class SelfAttentionCore(nn.Module):
-    """Causal multi-head self-attention over the whole past: a Transformer decoder (no
-    cross-attention) whose state is the KV cache (Vaswani et al. 2017, sections 3.2-3.5).
+    """Multi-head self-attention over the whole past: a Transformer decoder (no cross-attention)
+    whose state is the KV cache (Vaswani et al. 2017, sections 3.2-3.5), or with
+    ``causal=False`` an encoder over each chunk.
 
     Args:
         input_size: D.
@@ -214,11 +239,19 @@ class SelfAttentionCore(nn.Module):
                                                    SelfAttentionTrace]:
         """x (B, T, D) -> (y (B, T, H), state with T more cached steps[, SelfAttentionTrace]).
 
-        ``trace=True`` takes the explicit-softmax path (equal to the fused one)."""
+        ``trace=True`` takes the explicit-softmax path (equal to the fused one).
+
+        Raises:
+            ValueError: x not (B, T, D); an encoder (``causal=False``) given a non-empty state;
+                ``learned`` positions past ``max_length``.
+        """
         if x.dim() != 3:
             raise ValueError(f"x must be (B, T, D), got {tuple(x.shape)}")
         b, t, _ = x.shape
         state = self.initial_state(b, x.device, x.dtype) if state is None else state
+        if not self.config.causal and state.length:
+            raise ValueError(f"an encoder (causal=False) attends over one whole chunk and "
+                             f"carries no state; got a state of {state.length} cached steps")
         h = self.input_proj(x)
         pe = self._positions(state.length, t, h)
         h = self.drop(h if pe is None else h + pe)
@@ -235,15 +268,23 @@ class SelfAttentionCore(nn.Module):
         return y, new_state
 
     def step(self, x_t: Tensor, state: SelfAttentionState) -> tuple[Tensor, SelfAttentionState]:
-        """x_t (B, D) -> (y_t (B, H), state with one more cached step)."""
+        """x_t (B, D) -> (y_t (B, H), state with one more cached step).
+
+        Raises:
+            ValueError: an encoder (``causal=False``): its outputs depend on later steps.
+        """
+        if not self.config.causal:
+            raise ValueError("an encoder (causal=False) has no step: every output depends on "
+                             "the whole sequence; call forward on it")
         y, state = self.forward(x_t.unsqueeze(1), state)[:2]
         return y.squeeze(1), state
 
 
 @register_core("self-attention", config=SelfAttentionConfig,
-               summary="causal multi-head self-attention over the past (Transformer decoder, "
-                       "attention-only baseline)",
-               source="Vaswani et al. 2017, 'Attention Is All You Need', sections 3.2-3.5",
+               summary="multi-head self-attention over the past (Transformer decoder, "
+                       "attention-only baseline; encoder with causal=False)",
+               source="Vaswani et al. 2017, 'Attention Is All You Need', sections 3.2-3.5; "
+                      "positions: Su et al. 2021, Press et al. 2022, Dai et al. 2019",
                family="attention")
 def build_self_attention_core(config: SelfAttentionConfig, input_size: int) -> SelfAttentionCore:
     config.validate()

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from mneme.bench import lengths
 from mneme.bench.cells import Cell, Suite, recipe_cell
 from mneme.bench.dnc_cells import DNC_SUITES
 from mneme.errors import UserError
@@ -387,6 +388,9 @@ SUITES["matrix"] = Suite(
     _matrix,
     report="matrix",
 )
+
+SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
+                              lambda data_dir: lengths.transformer_cells(), "matrix")
 
 
 SUITES.update(DNC_SUITES)

@@ -49,8 +49,14 @@ def build_stack(
     Args:
         cell: one of ``CELLS``: ``rnn``, ``irnn``, ``lstm``, ``gru``, ``peephole``, ``coupled``,
             ``no-forget``, ``no-output``, ``ln-lstm``, ``ln-gru``.
-        input_size, hidden_size, num_layers, bidirectional, merge, dropout, variational,
-            recurrent_dropout: see ``RecurrentStack``.
+        input_size: D; this and the following arguments as in ``RecurrentStack``.
+        hidden_size: H.
+        num_layers: L.
+        bidirectional: see ``RecurrentStack``.
+        merge: see ``RecurrentStack``.
+        dropout: see ``RecurrentStack``.
+        variational: see ``RecurrentStack``.
+        recurrent_dropout: see ``RecurrentStack``.
         **cell_options: passed to the cell class: ``forget_bias`` (LSTMs),
             ``recurrent_init`` (``rnn``, ``irnn``), ``eps`` (layer-normalised cells).
 

@@ -304,7 +304,8 @@ def lstm_scan(
     Args:
         xw: ``(B, T, G)`` the input term of every step: W x_t + b, or for ``layer-norm``
             LN(W x_t; alpha_2, beta_2); gates in ``GATE_LAYOUT[variant]`` order.
-        h0, c0: ``(B, H)``.
+        h0: ``(B, H)``.
+        c0: ``(B, H)``.
         weight_hh: U ``(G, H)``.
         variant: one of ``LSTM_VARIANTS``.
         peephole: ``(3, H)`` rows p_i, p_f, p_o (``peephole`` only).

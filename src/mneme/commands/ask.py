@@ -106,6 +106,9 @@ def ask_loop(
     if not hasattr(task, "encode_story"):
         raise UserError(f"{run_dir}: ask needs a question-answering run (bAbI)")
     interactive = stdin.isatty()
+    if getattr(model, "linear", False):
+        stdout.write("(saved during linear start: the model reads unnormalised scores; the "
+                     "weights shown are their softmax)\n")
     if interactive:
         stdout.write(
             "Type a story, one sentence per line; a line ending in '?' asks a question; an empty "

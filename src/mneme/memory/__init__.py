@@ -1,6 +1,11 @@
-"""External memory: memory networks that read (and later write) a memory outside the controller.
+"""External memory: controllers that read and write a memory outside their own state.
 
-``memn2n``: End-To-End Memory Network (Sukhbaatar et al. 2015).
+- ``ntm``: the Neural Turing Machine (Graves et al. 2014), addressing in ``addressing``.
+- ``memn2n``: the End-To-End Memory Network (Sukhbaatar et al. 2015).
+- ``memnn``: the strongly supervised Memory Network (Weston et al. 2014).
+- ``stack_rnn``: the Stack RNN (Joulin & Mikolov 2015).
+
+The names users reach for are exported here: ``from mneme.memory import NTM, MemN2N, MemNN``.
 """
 
 from mneme.memory.memn2n import (
@@ -12,12 +17,26 @@ from mneme.memory.memn2n import (
     memn2n_reference,
     position_encoding,
 )
+from mneme.memory.memnn import MemNN, MemNNConfig, MemNNTrace
+from mneme.memory.ntm import NTM, NTMConfig, NTMState, NTMTrace
+from mneme.memory.stack_rnn import StackRNN, StackRNNConfig, StackState, StackTrace
 
 __all__ = [
+    "NTM",
     "MemN2N",
     "MemN2NConfig",
     "MemN2NTrace",
+    "MemNN",
+    "MemNNConfig",
+    "MemNNTrace",
+    "NTMConfig",
+    "NTMState",
+    "NTMTrace",
     "QASizes",
+    "StackRNN",
+    "StackRNNConfig",
+    "StackState",
+    "StackTrace",
     "build_memn2n",
     "memn2n_reference",
     "position_encoding",

@@ -118,17 +118,24 @@ class MemN2NTrace:
         attention: ``(B, K, N')`` the weights p^k of every hop over memory slots. Columns
             ``0..N-1`` are the story slots (slot 0 most recent); in training with random noise,
             columns ``N..N'-1`` are the added empty memories. Empty (padding) slots hold exactly 0.
-            In linear mode (linear start) these are the unnormalised scores u^k . m^k_i.
+            Always a distribution: in linear mode (linear start), where the model reads the
+            unnormalised scores, this is the softmax those scores would get (what the model
+            attends to once the softmax is back); the raw scores are ``scores``.
         memory_mask: ``(B, N')`` bool, which columns are real memories (sentences or added noise).
         answer_input: ``(B, d)`` the vector the answer matrix W reads, u^{K+1}.
         null_attention: ``(B, K)`` the weight of the null memory in every hop (softmax mode with
             ``null_memory``; then attention + null_attention sums to 1 per hop), else None.
+        scores: ``(B, K, N')`` the scores u^k . m^k_i (0 on padding), or None.
+        linear: True when the forward ran in linear mode (the model used ``scores``, not
+            ``attention``).
     """
 
     attention: Tensor
     memory_mask: Tensor
     answer_input: Tensor
     null_attention: Tensor | None = None
+    scores: Tensor | None = None
+    linear: bool = False
 
 
 def _position_factors(
@@ -330,7 +337,9 @@ class MemN2N(nn.Module):
         else:
             self.H: nn.Parameter | None = nn.Parameter(torch.empty(d, d))
             self.answer: nn.Parameter | None = nn.Parameter(torch.empty(vocab_size, d))
-        self.register_buffer("linear_flag", torch.tensor(bool(config.linear_start)))
+        # Linear start is a training schedule (``mneme.train.hooks.LinearStart`` turns it on and
+        # off); a module built by a user attends with the softmax.
+        self.register_buffer("linear_flag", torch.tensor(False))
         blanks = [_noise_count(n, config.random_noise) for n in range(memory_size + 1)]
         self.register_buffer("_blank_counts", torch.tensor(blanks), persistent=False)
         self._pe_cache: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
@@ -528,7 +537,7 @@ class MemN2N(nn.Module):
         linear = self.linear
         fill = torch.finfo(u.dtype).min
         u = u.unsqueeze(1)
-        attention, null_weights = [], []
+        attention, null_weights, raw = [], [], []
         null = None
         if self.config.null_memory and not linear:
             null = u.new_full((batch, 1, 1), self.null_logit)
@@ -537,6 +546,8 @@ class MemN2N(nn.Module):
             scores = torch.bmm(u, m.transpose(1, 2))  # u^T m_i, (B, 1, N')
             if linear:
                 p = scores * weight
+                if trace:  # shown to a person: the distribution the scores would give
+                    attention.append(torch.softmax(scores.masked_fill(pad, fill), 2) * weight)
             elif null is not None:
                 # The null memory is the last column; its content is 0, so it adds nothing to o.
                 full = torch.softmax(torch.cat([scores.masked_fill(pad, fill), null], 2), dim=2)
@@ -547,14 +558,18 @@ class MemN2N(nn.Module):
                 p = torch.softmax(scores.masked_fill(pad, fill), dim=2) * weight
             # u^{k+1} = u^k + o^k (adjacent) or H u^k + o^k (layer-wise), o^k = sum_i p_i c_i.
             u = torch.baddbmm(u if self.H is None else F.linear(u, self.H), p, c)
-            attention.append(p)
+            if trace:
+                raw.append(scores * weight)
+                if not linear:
+                    attention.append(p)
         u = u.squeeze(1)
         w_answer = self.answer if self.answer is not None else table[:, self._c_idx[-1]]
         logits = F.linear(u, w_answer)
         out_trace = None
         if trace:
             nulls = torch.cat(null_weights, 1) if null_weights else None
-            out_trace = MemN2NTrace(torch.cat(attention, 1), mask, u, nulls)
+            out_trace = MemN2NTrace(torch.cat(attention, 1), mask, u, nulls,
+                                    torch.cat(raw, 1), linear)
         return ModelOutput(logits=logits, trace=out_trace)
 
 
@@ -588,6 +603,7 @@ def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput
     mask = story.ne(0).any(-1)  # (B, N)
     u = (l_query * model.B()[query]).sum(-2)  # u = sum_j l_j B q_j
     attention: list[Tensor] = []
+    raw: list[Tensor] = []
     nulls: list[Tensor] = []
     for k in range(1, cfg.hops + 1):
         m = (l_story * model.A(k)[story]).sum(-2)  # (B, N, d)
@@ -596,8 +612,9 @@ def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput
             m = m + model.TA(k)[:slots]
             c = c + model.TC(k)[:slots]
         scores = (m * u.unsqueeze(1)).sum(-1)  # u^T m_i
+        raw.append(torch.where(mask, scores, 0.0))
         if model.linear:
-            p = torch.where(mask, scores, 0.0)
+            p = raw[-1]
         elif cfg.null_memory:  # softmax over the real memories and the null memory
             null = scores.new_full((scores.shape[0], 1), model.null_logit)
             q = torch.softmax(torch.cat([scores.masked_fill(~mask, float("-inf")), null], -1), -1)
@@ -607,10 +624,13 @@ def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput
             p = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         o = (p.unsqueeze(-1) * c).sum(1)
         u = u + o if model.H is None else u @ model.H.T + o
+        if model.linear:  # the trace shows the distribution the scores would give
+            p = torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), -1) * mask
         attention.append(p)
     logits = u @ model.W().T
     null_weights = torch.stack(nulls, 1) if nulls else None
-    return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u, null_weights))
+    return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u, null_weights,
+                                           torch.stack(raw, 1), model.linear))
 
 
 @register_model("memn2n", config=MemN2NConfig, tasks=("babi",),

@@ -274,7 +274,7 @@ class _ReadWrite(torch.autograd.Function):
 class NTM(nn.Module):
     """The Neural Turing Machine core (DESIGN.md's core contract).
 
-    Parameters:
+    Attributes:
         input_proj: ``Linear(D, G)``, the input part of the first controller layer (G = 4H for
             the LSTM, gates ordered i, f, o, g; H for feed-forward), applied to all T at once.
         recurrent_weight: ``(G, H + R W)`` (LSTM, over ``[h, reads]``) or ``(G, R W)``
@@ -283,8 +283,9 @@ class NTM(nn.Module):
             above the first.
         head: ``Linear(H, P)``, every head's parameters at once: per head (read heads first)
             ``[key (W), beta, gamma, g, s (S)]``, then the write heads' erase and add vectors.
-        initial_memory ``(N, W)``, initial_reads ``(R, W)``, initial_weighting_logits
-            ``(R + Rw, N)``: present when learned.
+        initial_memory: ``(N, W)``, present when learned.
+        initial_reads: ``(R, W)``, present when learned.
+        initial_weighting_logits: ``(R + Rw, N)``, present when learned.
 
     Args:
         input_size: D.

@@ -161,7 +161,9 @@ class Seq2Seq(nn.Module):
     Args:
         source_size: V_s; target_size: V_t.
         config: the hyper-parameters (validated here).
-        pad_id, bos_id, eos_id: the special token ids (shared by both vocabularies).
+        pad_id: the padding id (the special ids are shared by both vocabularies).
+        bos_id: the begin-of-sequence id.
+        eos_id: the end-of-sequence id.
     """
 
     def __init__(self, source_size: int, target_size: int, config: Seq2SeqConfig | None = None,

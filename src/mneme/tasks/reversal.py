@@ -18,6 +18,12 @@ symbols); the valid set (training lengths) and one test set per length in ``test
 fixed by ``seed``. Test metrics are grouped by length (``error_len10`` ...); sequence-level
 exact match needs decoding (``mneme.models.translate.evaluate_decoding``).
 
+Any core reads the task through its sequence view (``to_sequence``, the layout of Delétang et al.
+2023's Transformer encoder): the source with its ``</s>``, then one empty output slot (``<s>``)
+per target token; the composed model's logits at the slots are its predictions. Without
+feedback from its own outputs, a core's teacher-forced error is its free-running error. The
+lengths above ``max_length`` are the generalisation sets (``error_len40``).
+
 Shapes: B batch, T_s and T_t source and target lengths in tokens, V vocabulary.
 """
 
@@ -89,9 +95,11 @@ class ReversalTask:
         self.spec = TranslationSpec(vocab, vocab, longest + 1)
         self.info = TaskInfo(
             kind="generated", inputs="structured", input_size=len(vocab),
-            outputs="structured", output_size=len(vocab), readout="none", metric="error",
+            outputs="classes", output_size=len(vocab), readout="every_step", metric="error",
             unit="%", percent=True, selection_metric="error", family="seq2seq",
-            source="Sutskever et al. 2014 (reversal); Bahdanau et al. 2015")
+            generalisation=tuple(f"len{n}" for n in config.test_lengths if n > config.max_length),
+            source="Sutskever et al. 2014 (reversal); Bahdanau et al. 2015",
+            to_sequence=self.to_sequence)
         g = torch.Generator().manual_seed(config.seed)
         valid_lengths = torch.randint(config.min_length, config.max_length + 1,
                                       (config.valid_size,), generator=g)
@@ -125,6 +133,28 @@ class ReversalTask:
             out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         return out, lengths
 
+    def to_sequence(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sequence view a composed core reads: ``(B, 2 T_s)`` ids, each row its source with
+        ``</s>`` (n + 1 tokens), then n + 1 output slots ``<s>``, then padding; and ``(B,)``
+        lengths 2 (n + 1)."""
+        source, lengths = inputs["source"], inputs["source_length"]
+        t_s = source.shape[1]
+        t = torch.arange(2 * t_s, device=source.device)[None]  # (1, 2 T_s)
+        n = lengths.to(source.device)[:, None]
+        tokens = source.gather(1, t.clamp(max=t_s - 1).expand(source.shape[0], -1))
+        slots = torch.full_like(tokens, self.spec.bos_id).masked_fill(t >= 2 * n, 0)
+        return torch.where(t < n, tokens, slots), 2 * lengths
+
+    def _predictions(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """``(B, T_t, V)`` logits: a task-facing model's own (one a target token), or a composed
+        model's ``(B, 2 T_s, V)`` read at the output slots, step n + 1 + j for target j."""
+        t_t = batch.targets.shape[1]
+        if logits.shape[1] == t_t:
+            return logits
+        lengths = batch.inputs["source_length"].to(logits.device)  # type: ignore[index]
+        slot = lengths[:, None] + torch.arange(t_t, device=logits.device)  # (B, T_t)
+        return logits.gather(1, slot[..., None].expand(-1, -1, logits.shape[-1]))
+
     def batch(self, sequences: Sequence[Sequence[int]], *, group: bool = False) -> Batch:
         """The batch reversing ``sequences`` (symbol ids); ``group``: per-length test metrics."""
         eos, bos = self.spec.eos_id, self.spec.bos_id
@@ -153,7 +183,8 @@ class ReversalTask:
     def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
         """Mean NLL per target token (nats) under teacher forcing."""
         assert batch.mask is not None
-        nll = F.cross_entropy(output.logits.transpose(1, 2), batch.targets, reduction="none")
+        logits = self._predictions(output.logits, batch)
+        nll = F.cross_entropy(logits.transpose(1, 2), batch.targets, reduction="none")
         loss = (nll * batch.mask).sum() / batch.mask.sum()
         return loss if output.aux_loss is None else loss + output.aux_loss
 
@@ -162,8 +193,9 @@ class ReversalTask:
         test split also per source length n: ``error_len{n}`` over ``n_len{n}`` tokens."""
         assert batch.mask is not None
         mask = batch.mask
-        nll = F.cross_entropy(output.logits.transpose(1, 2), batch.targets, reduction="none")
-        wrong = (output.logits.argmax(-1) != batch.targets) & mask
+        logits = self._predictions(output.logits, batch)
+        nll = F.cross_entropy(logits.transpose(1, 2), batch.targets, reduction="none")
+        wrong = (logits.argmax(-1) != batch.targets) & mask
         out = {
             "count": float(mask.sum()),
             "nll": float((nll * mask).sum()),
