@@ -391,8 +391,6 @@ SUITES["matrix"] = Suite(
 
 SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
                               lambda data_dir: lengths.transformer_cells(), "matrix")
-
-
 SUITES.update(DNC_SUITES)
 
 
