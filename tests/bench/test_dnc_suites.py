@@ -1,4 +1,4 @@
-"""The DNC suites: one protocol for DNC, NTM and LSTM; the bAbI cell; tiny runs of both kinds."""
+"""The DNC suites: DNC, NTM and LSTM with their recipes at one budget; the bAbI cell; tiny runs."""
 
 from __future__ import annotations
 
@@ -7,26 +7,27 @@ import json
 from pathlib import Path
 
 from mneme.bench import runner
-from mneme.bench.dnc_cells import BABI_CPU_MODEL, DNC_CORES, dnc_babi_cells, dnc_cells
+from mneme.bench.dnc_cells import BABI_CPU_MODEL, DNC_PLAN, dnc_babi_cells, dnc_cells
 from mneme.bench.suites import SUITES, Suite
 from mneme.models.recipes import DNC_BABI_SIZES, recipe, recipe_source
 
 from ..babi_fake import write_fake_babi
 
 
-def test_dnc_suite_is_one_protocol_for_every_core() -> None:
+def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
     cells = SUITES["dnc"].build(None)
-    assert len(cells) == 4 * len(DNC_CORES)
+    assert len(cells) == len(DNC_PLAN)
     assert {c.task_name for c in cells} == {"copy", "repeat-copy", "associative-recall",
                                             "priority-sort"}
-    for task in {c.task_name for c in cells}:
-        trains = {c.train for c in cells if c.task_name == task}
-        assert len(trains) == 1, task  # same optimiser, budget, stop for DNC, NTM and LSTM
-    train = cells[0].train
-    assert (train.optimizer, train.early_stop, train.repeats) == ("adam", 0.1, 3)
-    copy = next(c for c in cells if c.key == "dnc--copy")
-    assert copy.model.controller_size == 64 and copy.task.max_length == 10
-    assert copy.task.test_lengths == (20, 40)
+    by_key = {c.key: c for c in cells}
+    dnc, ntm, lstm = by_key["dnc-copy"], by_key["ntm-lstm-copy"], by_key["lstm-copy"]
+    assert dnc.model_name == "dnc" and ntm.model_name == "ntm" and lstm.model_name == "lstm"
+    for cell in (dnc, ntm, lstm):  # the same budget in sequences, the same stop, batch 16
+        assert (cell.train.epochs, cell.train.epoch_steps, cell.train.batch_size) == (60, 100, 16)
+        assert cell.train.early_stop == 0.01 and cell.train.optimizer == "rmsprop"
+    assert dnc.train.repeats == ntm.train.repeats == 3
+    assert dnc.task.max_length == 20  # the NTM paper's copy: lengths 1-20
+    assert (dnc.train.clip_norm, ntm.train.clip_value) == (50.0, 10.0)  # each its recipe
 
 
 def test_dnc_recipes() -> None:
@@ -45,7 +46,7 @@ def test_tiny_dnc_cells_run_and_report(tmp_path: Path) -> None:
     """A DNC matrix cell on copy and the DNC bAbI cell, a few steps each, through the runner."""
     data = write_fake_babi(tmp_path / "data", stories=40)
     fast = {"epochs": 1, "epoch_steps": 3, "eval_batch_size": 50, "tensorboard": False}
-    copy = next(c for c in dnc_cells() if c.key == "dnc--copy")
+    copy = next(c for c in dnc_cells() if c.key == "dnc-copy")
     copy = dataclasses.replace(copy, train=dataclasses.replace(copy.train, repeats=1, **fast),
                                task=dataclasses.replace(copy.task, valid_size=20, test_size=20,
                                                         generalisation_size=4))
