@@ -97,7 +97,7 @@ def test_every_registered_core_keeps_the_contract(name: str) -> None:
 def test_every_core_is_registered_once_with_a_source() -> None:
     registry.load()
     expected = {"rnn", "irnn", "lstm", "gru", "ntm", "fast-weights", "delta-rule", "alstm",
-                "hopfield", "self-attention"}
+                "hopfield", "self-attention", "dnc"}
     assert expected <= set(registry.CORES)
     assert not set(registry.CORES) & set(registry.MODELS)  # names are unique
     for entry in registry.CORES.values():

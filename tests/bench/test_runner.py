@@ -120,7 +120,10 @@ def test_suites_are_well_formed() -> None:
     assert {(c.task_name, c.model_name) for c in quick if not c.column} == {
         ("babi", "memn2n"), ("babi", "lstm")}
     matrix = SUITES["matrix"].build(None)
-    assert len(matrix) == 77 and {c.train.repeats for c in matrix} == {3}
+    from mneme.bench.matrix import columns, sequence_cores
+
+    assert len(matrix) == len(columns()) * len(sequence_cores()) and "dnc" in sequence_cores()
+    assert {c.train.repeats for c in matrix} == {3}
     assert {c.train.optimizer for c in matrix} == {"adam"}  # one protocol for every core
     fw = {(c.group, c.model.hidden_size): c.train.repeats
           for c in SUITES["fast-weights"].build(None)}

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from mneme.bench import lengths
+from mneme.bench.algorithmic_cells import ALGORITHMIC_PLAN, algorithmic_cells
 from mneme.bench.cells import Cell, Suite, recipe_cell
+from mneme.bench.dnc_cells import DNC_SUITES
 from mneme.errors import UserError
-from mneme.models.build import model_entry
 
 
 def _babi_cells(
@@ -149,63 +150,6 @@ def _pointer_cells(plan: Sequence[tuple[str, int, int | None, int, int]]) -> lis
     return cells
 
 
-ALGORITHMIC_PLAN: tuple[tuple[str, str, int, int], ...] = (
-    ("copy", "ntm-lstm", 3, 100), ("associative-recall", "ntm-lstm", 1, 150),
-    ("copy", "lstm", 1, 60), ("copy", "ntm-hard", 1, 100),
-    ("repeat-copy", "ntm-lstm", 1, 200), ("priority-sort", "ntm-lstm", 1, 250),
-    ("copy", "ntm-ff", 1, 100), ("associative-recall", "ntm-ff", 1, 150),
-    ("repeat-copy", "ntm-ff", 1, 200), ("priority-sort", "ntm-ff", 1, 250),
-    ("associative-recall", "lstm", 1, 60), ("repeat-copy", "lstm", 1, 60),
-    ("priority-sort", "lstm", 1, 60),
-)
-"""Algorithmic cells in priority order: (task, group, seeds, epochs of 100 steps at batch 16,
-i.e. 1600 sequences); every cell stops early at 0.01 validation bits per sequence (the recipe's).
-The LSTM baselines get 60 epochs (96k sequences): far fewer than the paper's, enough to show
-whether they generalise beyond the training lengths."""
-ALGORITHMIC_GROUPS: dict[str, tuple[str, dict[str, Any]]] = {
-    "ntm-lstm": ("ntm", {"controller": "lstm"}),
-    "ntm-ff": ("ntm", {"controller": "feedforward"}),
-    "ntm-hard": ("ntm", {"controller": "lstm", "addressing": "hard"}),
-    "lstm": ("lstm", {}),
-}
-"""Report group -> (registered model, model overrides)."""
-def _has_model(model_name: str, task_name: str) -> bool:
-    try:
-        model_entry(model_name, task_name)
-    except UserError:
-        return False
-    return True
-
-
-def _algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
-    """NTM (LSTM and feedforward controllers) and LSTM cells on the NTM paper's tasks (Graves et
-    al. 2014, section 4) with the recipe's training (RMSProp, momentum 0.9, elementwise clipping
-    at 10, batch 16, ten times the paper's learning rates) and the paper's network sizes
-    (``mneme.models.recipes.NTM_PAPER_SIZES``; Table 3 for the LSTM), except the repeat-copy
-    LSTM: 3 x 256 units instead of 3 x 512 (a step costs 4x less on a CPU)."""
-    from mneme.tasks.algorithmic import (
-        AssociativeRecallConfig,
-        CopyConfig,
-        PrioritySortConfig,
-        RepeatCopyConfig,
-    )
-
-    configs: dict[str, Any] = {"copy": CopyConfig(), "repeat-copy": RepeatCopyConfig(),
-                               "associative-recall": AssociativeRecallConfig(),
-                               "priority-sort": PrioritySortConfig()}
-    cells = []
-    for task_name, group, seeds, epochs in plan:
-        model_name, overrides = ALGORITHMIC_GROUPS[group]
-        if not _has_model(model_name, task_name):
-            continue
-        if (task_name, group) == ("repeat-copy", "lstm"):
-            overrides = {"hidden_size": 256}
-        cells.append(recipe_cell(f"{group}-{task_name}", group, task_name, configs[task_name],
-                                 model_name, model_overrides=overrides,
-                                 train_overrides={"repeats": seeds, "epochs": epochs}))
-    return cells
-
-
 def _lm_cells(data_dir: str | None, *, medium: bool = False) -> list[Cell]:
     """Language-model cells: PTB (Zaremba et al.'s small LSTM, Bengio et al.'s n-gram) and
     tiny-shakespeare characters (2 x 512 LSTM); or Zaremba et al.'s medium LSTM alone."""
@@ -336,7 +280,7 @@ SUITES: dict[str, Suite] = {
         "RMSProp (momentum 0.9, clip 10, 10x the paper's learning rates), batch 16, up to "
         "240k-400k sequences a cell (3 seeds for NTM-LSTM copy, 1 elsewhere), stopping at 0.01 "
         "validation bits per sequence; several CPU-hours",
-        lambda data_dir: _algorithmic_cells(ALGORITHMIC_PLAN),
+        lambda data_dir: algorithmic_cells(ALGORITHMIC_PLAN),
         report="algorithmic",
     ),
     "ptb": Suite(
@@ -390,6 +334,7 @@ SUITES["matrix"] = Suite(
 
 SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
                               lambda data_dir: lengths.transformer_cells(), "matrix")
+SUITES.update(DNC_SUITES)
 
 
 def get_suite(name: str) -> Suite:

@@ -103,6 +103,18 @@ def _babi_sequence(task: str, model: str, task_config: Any, model_config: Any
         clip_norm=5.0, eval_batch_size=500)
 
 
+DNC_BABI_SIZES: dict[str, int] = {"memory_size": 256, "word_size": 64, "num_reads": 4,
+                                  "controller_size": 256}
+"""The DNC of Graves et al. 2016's bAbI experiments (Methods): a 256 x 64 memory, 4 read heads,
+an LSTM controller of 256 units."""
+
+
+def _dnc_babi(task: str, model: str, task_config: Any, model_config: Any
+              ) -> tuple[Any, TrainConfig]:
+    model_config, train = _babi_sequence(task, model, task_config, model_config)
+    return _set(model_config, **DNC_BABI_SIZES), train
+
+
 def _retrieval(task: str, model: str, task_config: Any, model_config: Any
                ) -> tuple[Any, TrainConfig]:
     # 100k training sequences at batch 128 make 781 steps an epoch: 64 epochs are 50k steps
@@ -195,6 +207,16 @@ def _lstm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
     return model_config, algorithmic_recipe(task, "lstm")
 
 
+def _dnc_algorithmic(task: str, model: str, task_config: Any, model_config: Any
+                     ) -> tuple[Any, TrainConfig]:
+    # DeepMind's released train.py: RMSProp (no momentum) at 1e-4, batch 16, global norm clip 50;
+    # here 1e-3 (on copy 1-10 at 1e-4 a CPU budget of minutes stays at chance), the NTM rows'
+    # budget and early stop
+    train = dataclasses.replace(algorithmic_recipe(task, "ntm"), lr=1e-3, momentum=0.0,
+                                clip_value=None, clip_norm=50.0)
+    return model_config, train
+
+
 def _lm(task: str, model: str, task_config: Any, model_config: Any) -> tuple[Any, TrainConfig]:
     return lm_recipe(task, model, task_config, model_config)
 
@@ -204,6 +226,8 @@ RECIPES: tuple[Recipe, ...] = (
            "Matlab code (linear start, lr 0.005 halved every 25 epochs, clip 40)"),
     Recipe("babi", "memnn", _memnn, "Weston et al. 2014, section 3.2 (SGD on the margin loss; "
            "rate ours)"),
+    Recipe("babi", "dnc", _dnc_babi, "Graves et al. 2016, Methods (the bAbI DNC's sizes); "
+           "training as the ('babi', '*') row"),
     Recipe("babi", "*", _babi_sequence, "Weston et al. 2015, section 5 (LSTM baseline); Adam "
            "1e-3, clip 5, ours"),
     Recipe("retrieval", "*", _retrieval, "Ba et al. 2016, section 4.1 (Adam, batch 128, "
@@ -218,6 +242,8 @@ RECIPES: tuple[Recipe, ...] = (
            "Tables 1-2 (RMSProp, momentum 0.9, clip 10; lr x10 at batch 16)"),
     Recipe("algorithmic", "lstm", _lstm_algorithmic, "Graves et al. 2014, Table 3 (3-layer "
            "LSTM; RMSProp, momentum 0.9, clip 10; lr x10 at batch 16)"),
+    Recipe("algorithmic", "dnc", _dnc_algorithmic, "Graves et al. 2016, Methods; DeepMind's "
+           "released dnc train.py (RMSProp, batch 16, norm clip 50; lr 1e-3 for 1e-4)"),
     Recipe("lm", "rnn-lm", _lm, "Zaremba et al. 2014 (PTB small); char-rnn (characters)"),
     Recipe("lm", "ngram", _lm, "Bengio et al. 2003 (n = 5, m = 100, h = 200); Adam 2e-3"),
 )

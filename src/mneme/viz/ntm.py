@@ -125,7 +125,9 @@ def _sequence_panels(task: Any, batch: Any, logits: Tensor, trace: Any, index: i
             suffix = " (sampled slot, hard reads)" if hard else ""
             panels.append(Panel(f"{label}, head {h}{suffix}", weights[index, :steps, h].T,
                                 "location", crop_rows=True))
-    return panels
+    from mneme.viz.dnc import dnc_panels
+
+    return panels + dnc_panels(trace, index, steps)
 
 
 def plot_algorithmic_run(task: Any, model: Any, out_dir: Path, *, examples: int = 3,
