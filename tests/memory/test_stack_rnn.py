@@ -40,6 +40,25 @@ def _random_state(core: StackRNN, b: int) -> StackState:
                                  dtype=f64))
 
 
+class DiscreteStack:
+    """A Python list as a stack of ``depth`` cells (index 0 the top): PUSH drops the bottom cell
+    when full, POP of an empty stack leaves it empty; missing cells read ``EMPTY_VALUE``."""
+
+    def __init__(self, depth: int, cell_size: int = 1) -> None:
+        self.items: list[list[float]] = []
+        self.depth, self.cell_size = depth, cell_size
+
+    def act(self, action: int, value: list[float]) -> None:
+        if action == PUSH:
+            self.items = [value, *self.items][:self.depth]
+        elif action == POP:
+            self.items = self.items[1:]
+
+    def cells(self) -> list[list[float]]:
+        empty = [EMPTY_VALUE] * self.cell_size
+        return self.items + [empty] * (self.depth - len(self.items))
+
+
 def test_shapes_and_trace() -> None:
     core = _core()
     x = torch.randn(4, 7, 3, dtype=f64)
@@ -50,6 +69,9 @@ def test_shapes_and_trace() -> None:
     torch.testing.assert_close(trace.actions.sum(-1), torch.ones(4, 7, 2, dtype=f64))
     assert (trace.actions >= 0).all()
     torch.testing.assert_close(trace.tops[:, -1], state.stacks[:, :, 0])
+    assert trace.stacks.shape == (4, 7, 2, 4, 2)
+    torch.testing.assert_close(trace.stacks[:, -1], state.stacks)
+    torch.testing.assert_close(trace.stacks[:, :, :, 0], trace.tops)
     torch.testing.assert_close(trace.hidden, y)
     init = core.initial_state(3)
     assert (init.stacks == EMPTY_VALUE).all() and (init.hidden == 0).all()
@@ -97,6 +119,45 @@ def test_stack_update_mixes_the_three_moves() -> None:
     noop = torch.tensor([1.0, 2.0, 3.0])
     torch.testing.assert_close(out.flatten(), (0.5 * push + 0.25 * pop + 0.25 * noop).double())
     assert (PUSH, POP, NOOP) == (0, 1, 2)
+
+
+def test_one_hot_actions_equal_a_discrete_stack() -> None:
+    """400 random one-hot actions and pushed values on stacks of depth 5 (so they fill, drop
+    their bottom cell and empty again): ``stack_update`` equals a Python list stack."""
+    g = torch.Generator().manual_seed(0)
+    b, s, depth = 4, 2, 5
+    stacks = torch.full((b, s, depth, 1), EMPTY_VALUE, dtype=f64)
+    refs = [[DiscreteStack(depth) for _ in range(s)] for _ in range(b)]
+    full = empty = 0
+    for t in range(400):
+        bias = torch.tensor([0.6, 0.3, 0.1] if (t // 40) % 2 == 0 else [0.2, 0.7, 0.1])
+        actions = torch.multinomial(bias, b * s, replacement=True, generator=g).view(b, s)
+        values = torch.rand(b, s, 1, generator=g, dtype=f64)
+        stacks = stack_update(stacks, torch.nn.functional.one_hot(actions, 3).to(f64), values)
+        for i in range(b):
+            for j in range(s):
+                refs[i][j].act(int(actions[i, j]), [float(values[i, j, 0])])
+        expected = torch.tensor([[ref.cells() for ref in row] for row in refs], dtype=f64)
+        assert torch.equal(stacks, expected)
+        full += sum(len(ref.items) == depth for row in refs for ref in row)
+        empty += sum(not ref.items for row in refs for ref in row)
+    assert full > 100 and empty > 100  # both ends of the stack were exercised
+
+
+def test_rounded_core_replays_on_a_discrete_stack() -> None:
+    """The whole core in eval mode with rounding: its traced stacks equal Python stacks driven by
+    its traced one-hot actions (a PUSH pushes the traced new top), every step."""
+    core = _core(seed=4, rounding=True, stack_depth=4, cell_size=2).eval()
+    torch.manual_seed(4)
+    _, _, trace = core(3 * torch.randn(3, 50, 3, dtype=f64), trace=True)
+    assert set(trace.actions.unique().tolist()) <= {0.0, 1.0}
+    for i in range(3):
+        for j in range(2):
+            ref = DiscreteStack(4, cell_size=2)
+            for t in range(50):
+                ref.act(int(trace.actions[i, t, j].argmax()), trace.tops[i, t, j].tolist())
+                assert trace.stacks[i, t, j].tolist() == ref.cells()
+    assert trace.actions.argmax(-1).flatten().bincount(minlength=3).min() > 10  # all 3 moves
 
 
 @pytest.mark.parametrize("recurrence", [True, False])

@@ -4,6 +4,7 @@
 - ``memn2n``: the End-To-End Memory Network (Sukhbaatar et al. 2015).
 - ``memnn``: the strongly supervised Memory Network (Weston et al. 2014).
 - ``stack_rnn``: the Stack RNN (Joulin & Mikolov 2015).
+- ``tape_rnn``: the Tape RNN (Deletang et al. 2023).
 
 The names users reach for are exported here: ``from mneme.memory import NTM, MemN2N, MemNN``.
 """
@@ -20,6 +21,7 @@ from mneme.memory.memn2n import (
 from mneme.memory.memnn import MemNN, MemNNConfig, MemNNTrace
 from mneme.memory.ntm import NTM, NTMConfig, NTMState, NTMTrace
 from mneme.memory.stack_rnn import StackRNN, StackRNNConfig, StackState, StackTrace
+from mneme.memory.tape_rnn import TapeRNN, TapeRNNConfig, TapeState, TapeTrace
 
 __all__ = [
     "NTM",
@@ -37,6 +39,10 @@ __all__ = [
     "StackRNNConfig",
     "StackState",
     "StackTrace",
+    "TapeRNN",
+    "TapeRNNConfig",
+    "TapeState",
+    "TapeTrace",
     "build_memn2n",
     "memn2n_reference",
     "position_encoding",

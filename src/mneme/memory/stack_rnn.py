@@ -99,11 +99,12 @@ class StackState:
 @dataclass(frozen=True)
 class StackTrace:
     """``actions`` ``(B, T, S, 3)`` (PUSH, POP, NO-OP), ``tops`` ``(B, T, S, C)`` s(t)[0] after
-    each step's update, ``hidden`` ``(B, T, H)``."""
+    each step's update, ``hidden`` ``(B, T, H)``, ``stacks`` ``(B, T, S, N, C)`` s(t)."""
 
     actions: Tensor
     tops: Tensor
     hidden: Tensor
+    stacks: Tensor
 
 
 def stack_update(stacks: Tensor, actions: Tensor, pushed: Tensor) -> Tensor:
@@ -171,7 +172,7 @@ class StackRNN(nn.Module):
         cfg = self.config
         pre_in = self.input_weight(x)  # U x + bias, all steps at once
         h, stacks = state.hidden, state.stacks
-        hs, acts, tops = [], [], []
+        hs, acts, kept = [], [], []
         for t in range(steps):
             pre = pre_in[:, t] + self.stack_weight(stacks[:, :, :cfg.read_top].reshape(b, -1))
             if self.recurrent_weight is not None:
@@ -183,13 +184,14 @@ class StackRNN(nn.Module):
             hs.append(h)
             if trace:
                 acts.append(a)
-                tops.append(stacks[:, :, 0])
+                kept.append(stacks)
         out = torch.stack(hs, dim=1)
         new_state = StackState(h, stacks)
         if not trace:
             return out, new_state
-        return out, new_state, StackTrace(torch.stack(acts, 1).detach(),
-                                          torch.stack(tops, 1).detach(), out.detach())
+        every = torch.stack(kept, 1).detach()  # (B, T, S, N, C)
+        return out, new_state, StackTrace(torch.stack(acts, 1).detach(), every[:, :, :, 0],
+                                          out.detach(), every)
 
     def step(self, x_t: Tensor, state: StackState) -> tuple[Tensor, StackState]:
         """``x_t`` ``(B, D)`` -> ``(h_t (B, H), state)``."""

@@ -75,7 +75,8 @@ def _log_if_wide(ax: Any) -> None:
 
 def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -> list[Path]:
     """Write ``RUN/plots/curves.png`` and, for models that trace attention, one heatmap per test
-    example (``RUN/plots/attention-{i}.png``). Returns the written paths.
+    example (``RUN/plots/attention-{i}.png``); for cores that trace a stack or a tape, one figure
+    of it per test example (``stack-{i}.png``, ``tape-{i}.png``). Returns the written paths.
 
     Raises:
         UserError: not a run directory, or no metrics yet.
@@ -100,6 +101,9 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
                            unit=info.unit if metric == info.metric else "%",
                            percent=info.percent if metric == info.metric else True,
                            solved_below=info.solved_below if metric == info.metric else None)]
+    from mneme.viz.stacks import plot_memory_run  # stacks and tapes, when the trace has them
+
+    written += plot_memory_run(task, model, run_dir / "plots", examples=examples, title=title)
     if config.model_name == "seq2seq":
         from mneme.viz.alignment import plot_seq2seq_run
 
