@@ -24,7 +24,7 @@ def error_of(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 def test_capacity_tiny_sweep_writes_png_csv_json(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cap"
     argv = ["hopfield", "capacity", "--n", "40", "60", "--rule", "hebb", "pinv", "modern",
-            "--trials", "3", "--loads", "0.05", "0.3", "--out", str(out), "--no-progress"]  # fmt: skip
+            "--trials", "3", "--loads", "0.05", "0.3", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "breakdown" in printed and "torch thread" in printed
