@@ -73,3 +73,26 @@ def test_main_help_and_unknown_command(capsys) -> None:
 def test_cli_module_stays_small() -> None:
     lines = Path(mneme.cli.__file__).read_text().count("\n")
     assert lines < 400, f"cli.py has {lines} lines; move command code to mneme.commands"
+
+
+@pytest.mark.parametrize("command", sorted(SHOWS))
+def test_help_shows_no_rest_markup(capsys, command: str) -> None:
+    out = help_of(capsys, [command])
+    assert "``" not in out
+
+
+def test_train_help_of_a_pair_shows_no_rest_markup(capsys) -> None:
+    out = help_of(capsys, ["train", "--task", "copy", "--model", "ntm"])
+    assert "``" not in out and "'bits_len{L}'" in out
+
+
+def test_train_help_without_a_task_lists_the_names_in_short_lines(capsys) -> None:
+    out = help_of(capsys, ["train"])
+    assert "cores (run on every sequence task): " in out and "ntm" in out and "copy" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_train_without_a_task_is_one_short_line(capsys) -> None:
+    assert main(["train", "--model", "lstm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and len(err) < 200 and "--task NAME" in err

@@ -9,7 +9,7 @@
     mneme generate RUN --prompt "the meaning of" [--strategy greedy|sample|beam] [--max-tokens 30]
     mneme translate RUN "je suis content ." [--strategy greedy|beam] [--beam-width 5] [--plot PNG]
     mneme data babi --from PATH_OR_URL
-    mneme diagnose gradients [--models rnn,irnn,lstm,gru] [--runs RUN ...] [--out PNG]
+    mneme diagnose gradients [--models rnn irnn lstm gru] [--runs RUN ...] [--out PNG]
 
 User mistakes print one line ``mneme: error: ...`` and exit with code 2; an interrupted training
 exits with 130 after saving a checkpoint to resume from.
@@ -39,8 +39,8 @@ commands:
   generate  continue a prompt with a language model:  mneme generate RUN --prompt "the market"
   translate  translate a sentence with a seq2seq run:  mneme translate RUN "je suis content ."
   data    install a dataset:  mneme data babi --from tasks_1-20_v1-2.tar.gz
-  hopfield associative memory:  mneme hopfield capacity --n 100,200   mneme hopfield recall
-  diagnose gradient flow through time:  mneme diagnose gradients --models rnn,lstm
+  hopfield associative memory:  mneme hopfield capacity --n 100 200  mneme hopfield recall
+  diagnose gradient flow through time:  mneme diagnose gradients --models rnn lstm
 
 `mneme COMMAND --help` shows a command's options. Datasets are read from --data-dir, else
 ${DATA_ENV}.

@@ -193,7 +193,7 @@ def test_cli_writes_png_and_json_for_cells_and_a_trained_run(tmp_path: Path, cap
     run = tmp_path / "run"
     trained_weight = _fake_trained_run(run)
     png, js = tmp_path / "out" / "grad.png", tmp_path / "grad.json"
-    argv = ["diagnose", "gradients", "--models", "rnn,irnn,lstm", "--hidden-size", "8",
+    argv = ["diagnose", "gradients", "--models", "rnn", "irnn", "lstm", "--hidden-size", "8",
             "--seq-len", "12", "--batch-size", "4", "--runs", str(run), "--out", str(png),
             "--json", str(js)]  # fmt: skip
     assert main(argv) == 0
@@ -214,9 +214,9 @@ def test_cli_writes_png_and_json_for_cells_and_a_trained_run(tmp_path: Path, cap
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        (["gradients", "--models", "rnn,transformer"], "transformer"),
+        (["gradients", "--models", "rnn", "transformer"], "transformer"),
         (["gradients", "--seq-len", "0"], "--seq-len"),
-        (["gradients", "--models", "", "--runs"], "nothing to measure"),
+        (["gradients", "--models", "--runs"], "nothing to measure"),
         (["gradients", "--models", "rnn", "--runs", "/nonexistent/run"], "/nonexistent/run"),
         (["gradients", "--out", "x.pdf"], "--out"),
         ([], "subcommand"),

@@ -66,8 +66,8 @@ TABLE_LAGS = (1, 10, 50, 100)
 class DiagnoseGradientsArgs:
     """Measure ||dL/dh_s|| against the lag T-1-s for cells at init and trained runs."""
 
-    models: str = "rnn,irnn,lstm,gru"
-    """Cells to measure at initialisation, comma-separated (empty: none)."""
+    models: tuple[str, ...] = ("rnn", "irnn", "lstm", "gru")
+    """Cells to measure at initialisation (space-separated: --models rnn lstm; none: no cell)."""
     hidden_size: int = 100
     """H of the cells measured at initialisation."""
     seq_len: int = 200
@@ -323,7 +323,7 @@ def run_gradients(args: DiagnoseGradientsArgs) -> list[GradientFlow]:
     for name in ("hidden_size", "seq_len", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    cells = [m.strip() for m in args.models.split(",") if m.strip()]
+    cells = [m.strip() for m in args.models if m.strip()]
     known = tuple(CELLS)
     for cell in cells:
         if cell not in known:

@@ -72,14 +72,14 @@ WEIGHT_BUDGET = 1 << 30  # bytes of weights simulated at once (networks of sever
 class CapacityArgs:
     """Sweep the load P/N and measure recall for each storage rule."""
 
-    n: str = "100,200,500"
-    """Network sizes N, comma-separated."""
-    rule: str = "hebb,storkey,pinv,modern"
-    """Rules, comma-separated: hebb, storkey, pinv, modern."""
+    n: tuple[int, ...] = (100, 200, 500)
+    """Network sizes N (space-separated: --n 100 200 500)."""
+    rule: tuple[str, ...] = ("hebb", "storkey", "pinv", "modern")
+    """Rules (space-separated): hebb, storkey, pinv, modern."""
     trials: int = 20
     """Independent networks (pattern sets) per point."""
-    loads: str | None = None
-    """Loads P/N, comma-separated; default: a grid per rule around its capacity."""
+    loads: tuple[float, ...] | None = None
+    """Loads P/N (space-separated); default: a grid per rule around its capacity."""
     noise: float = 0.0
     """Fraction of the cue's units flipped (0: start from the stored pattern)."""
     update: str = "async"
@@ -127,18 +127,6 @@ class RecallArgs:
 
 
 # -- parsing and checks -------------------------------------------------------------------------
-def parse_list(text: str, option: str, kind: Callable[[str], Any]) -> list[Any]:
-    """Parse "1,2,3" -> [1, 2, 3]; UserError naming ``--option`` when empty or unparsable."""
-    items = [t.strip() for t in str(text).split(",")]
-    if not items or any(not t for t in items):
-        raise UserError(f"--{option}: expected a comma-separated list, got {text!r}")
-    try:
-        return [kind(t) for t in items]
-    except ValueError:
-        name = "integers" if kind is int else "numbers"
-        raise UserError(f"--{option}: expected comma-separated {name}, got {text!r}") from None
-
-
 def _check_rules(rules: Sequence[str], option: str = "rule") -> None:
     for rule in rules:
         if rule not in RULES:
@@ -355,14 +343,15 @@ def run_capacity(args: CapacityArgs) -> dict[str, Any]:
     Raises:
         UserError: a bad option (named in the message).
     """
-    ns = parse_list(args.n, "n", int)
-    rules = parse_list(args.rule, "rule", str)
+    ns, rules = list(args.n), list(args.rule)
+    if not ns or not rules:
+        raise UserError("--n and --rule need at least one value each")
     _check_rules(rules)
     if any(n < 2 for n in ns):
-        raise UserError(f"--n: every N must be >= 2, got {args.n!r}")
-    loads = None if args.loads is None else parse_list(args.loads, "loads", float)
-    if loads is not None and any(not x > 0 for x in loads):
-        raise UserError(f"--loads: every load must be > 0, got {args.loads!r}")
+        raise UserError(f"--n: every N must be >= 2, got {' '.join(map(str, ns))}")
+    loads = None if args.loads is None else list(args.loads)
+    if loads is not None and (not loads or any(not x > 0 for x in loads)):
+        raise UserError(f"--loads: every load must be > 0, got {' '.join(map(str, loads))}")
     classical = any(r in ("hebb", "storkey", "pinv") for r in rules)
     if loads is not None and classical and max(loads) > 2:
         raise UserError("--loads: the classical rules take loads up to 2 (P <= 2 N)")

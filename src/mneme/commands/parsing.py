@@ -9,8 +9,11 @@ shows them in ``--help``) and a ``run(args) -> int`` beside it; its ``main(argv)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -35,8 +38,37 @@ def default_data_dir(given: str | None) -> str | None:
 def parse(cls: type[A], argv: Sequence[str], prog: str, description: str | None = None,
           default: A | None = None) -> A:
     """``argv`` parsed into ``cls`` by tyro (``--help`` prints its options and exits 0)."""
-    return tyro.cli(cls, args=list(argv), default=default, prog=prog,
-                    description=description or cls.__doc__)
+    with plain_help(argv):
+        return tyro.cli(cls, args=list(argv), default=default, prog=prog,
+                        description=description or cls.__doc__)
+
+
+def plain_text(help_text: str) -> str:
+    """``--help`` without the docstrings' reST markup: ````x```` is shown as 'x', with each
+    boxed line padded back to its width."""
+    lines = []
+    for line in help_text.split("\n"):
+        marks = line.count("``")
+        line = line.replace("``", "'").replace("'\"", '"').replace("\"'", '"')
+        if marks and line.rstrip().endswith("│"):
+            end = line.rstrip()
+            line = end[:-1] + " " * marks + "│"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def plain_help(argv: Sequence[str]) -> Iterator[None]:
+    """Around a tyro call: when ``argv`` asks for help, print it through ``plain_text``."""
+    if not any(a in HELP for a in argv):
+        yield
+        return
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        sys.stdout.write(plain_text(buffer.getvalue()))
 
 
 def subcommand(argv: Sequence[str], commands: Mapping[str, type], prog: str, example: str
@@ -51,7 +83,8 @@ def subcommand(argv: Sequence[str], commands: Mapping[str, type], prog: str, exa
         names = " or ".join(commands)
         raise UserError(f"{prog.removeprefix('mneme ')} needs a subcommand: {names} "
                         f"({prog} {example})")
-    return tyro.extras.subcommand_cli_from_dict(dict(commands), args=list(argv), prog=prog)
+    with plain_help(argv):
+        return tyro.extras.subcommand_cli_from_dict(dict(commands), args=list(argv), prog=prog)
 
 
 def check_run_given(argv: Sequence[str], command: str) -> None:

@@ -93,18 +93,14 @@ def parse_train(argv: Sequence[str]) -> TrainCommand:
             )
         return TrainCommand(resume=Path(known.resume))
     if not known.task or not known.model:
-        registry.load()
-        message = (
-            f"train needs --task NAME and --model NAME (tasks: {', '.join(sorted(registry.TASKS))}"
-            f"; task-facing models: {', '.join(sorted(registry.MODELS))}; cores, which run on "
-            f"every sequence task: {', '.join(sorted(registry.CORES))}); "
-            "e.g. mneme train --task babi --task.task-id 1 --model memn2n"
-        )
         if any(a in HELP for a in rest):
             blank = train_args_type(NoOptions, NoOptions)
             parse(blank, ["--help"], "mneme train --task NAME --model NAME | --resume RUN",
-                  message)  # prints the options, exits 0
-        raise UserError(message)
+                  names_help())  # prints the names and the options, exits 0
+        missing = " and ".join(f"--{n} NAME" for n in ("task", "model")
+                               if not getattr(known, n))
+        raise UserError(f"train needs {missing} (mneme train --help lists the names; e.g. "
+                        "mneme train --task babi --task.task-id 1 --model memn2n)")
     task_entry = registry.task_entry(known.task)
     entry = model_entry(known.model, known.task)
     args_type = train_args_type(task_entry.config, entry.config)
@@ -116,6 +112,23 @@ def parse_train(argv: Sequence[str]) -> TrainCommand:
     defaults = args_type(task=given.task, model=model_cfg, train=train_cfg)
     args = parse(args_type, rest, prog, description, default=defaults)
     return TrainCommand(known.task, known.model, args)
+
+
+def names_help(width: int = 78) -> str:
+    """The ``--help`` text of ``train`` without a task: the registered names, wrapped."""
+    import textwrap
+
+    from mneme import registry
+
+    registry.load()
+    groups = (("tasks", registry.TASKS), ("task-facing models", registry.MODELS),
+              ("cores (run on every sequence task)", registry.CORES))
+    lines = ["Train a model on a task. Name both; then --help lists every option."]
+    for label, table in groups:
+        lines.append(textwrap.fill(", ".join(sorted(table)), width, initial_indent=f"{label}: ",
+                                   subsequent_indent="    ", break_on_hyphens=False))
+    lines.append("e.g. mneme train --task babi --task.task-id 1 --model memn2n")
+    return "\n\n".join(lines)
 
 
 def run(command: TrainCommand) -> int:
