@@ -5,10 +5,13 @@
 - ``memnn``: the strongly supervised Memory Network (Weston et al. 2014).
 - ``stack_rnn``: the Stack RNN (Joulin & Mikolov 2015).
 - ``tape_rnn``: the Tape RNN (Deletang et al. 2023).
+- ``dnc``: the Differentiable Neural Computer (Graves et al. 2016), its memory access in
+  ``dnc_access``.
 
 The names users reach for are exported here: ``from mneme.memory import NTM, MemN2N, MemNN``.
 """
 
+from mneme.memory.dnc import DNC, DNCConfig, DNCState, DNCTrace
 from mneme.memory.memn2n import (
     MemN2N,
     MemN2NConfig,
@@ -24,7 +27,11 @@ from mneme.memory.stack_rnn import StackRNN, StackRNNConfig, StackState, StackTr
 from mneme.memory.tape_rnn import TapeRNN, TapeRNNConfig, TapeState, TapeTrace
 
 __all__ = [
+    "DNC",
     "NTM",
+    "DNCConfig",
+    "DNCState",
+    "DNCTrace",
     "MemN2N",
     "MemN2NConfig",
     "MemN2NTrace",

@@ -138,7 +138,7 @@ def oneplus(x: Tensor) -> Tensor:
 class DNC(nn.Module):
     """The Differentiable Neural Computer core (DESIGN.md's core contract).
 
-    Parameters:
+    Attributes:
         controller: ``LSTMCell(D + R W, H)`` over ``[x_t, reads_{t-1}]``.
         interface: ``Linear(H, P)``, the interface vector xi: ``[read keys (R W), read strengths
             (R), write keys (Rw W), write strengths (Rw), erase vectors (Rw W), write vectors

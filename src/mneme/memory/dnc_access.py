@@ -192,7 +192,8 @@ def read_weighting(read_modes: Tensor, backward: Tensor, content: Tensor, forwar
 
     Args:
         read_modes: pi ``(B, R, 1 + 2 Rw)``, a distribution (softmax) per read head.
-        backward, forward: ``(B, R, Rw, N)``.
+        backward: b ``(B, R, Rw, N)``.
+        forward: f ``(B, R, Rw, N)``.
         content: c^r ``(B, R, N)``.
 
     Returns:
