@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -130,3 +131,20 @@ def test_suites_are_well_formed() -> None:
     assert fw[("fast-weights", 20)] == 3
     with pytest.raises(UserError, match="unknown suite"):
         get_suite("nope")
+
+
+def test_a_config_field_added_since_a_cell_ran_matches_at_its_default(tmp_path: Path) -> None:
+    from mneme.bench.matrix import matrix_cell, quick_columns
+    from mneme.train.checkpoint import atomic_write_text
+    from mneme.train.run import RunConfig
+
+    column = next(c for c in quick_columns() if c.key == "copy-5")
+    cell = matrix_cell("self-attention", column, seeds=1)
+    stored = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model,
+                       cell.train).to_json()
+    del stored["model"]["config"]["causal"]  # a cell run before the field existed
+    atomic_write_text(tmp_path / "config.json", json.dumps(stored))
+    runner._check_same_config(cell, tmp_path)  # the new field holds its default: the same run
+    encoder = dataclasses.replace(cell, model=dataclasses.replace(cell.model, causal=False))
+    with pytest.raises(UserError, match="another configuration"):
+        runner._check_same_config(encoder, tmp_path)

@@ -7,6 +7,7 @@ an unfinished one resumes from its last checkpoint. ``OUT/results.json``, ``OUT/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -151,11 +152,28 @@ def _check_same_config(cell: Cell, cell_dir: Path) -> None:
         return
     stored = json.loads(path.read_text())
     ours = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model, cell.train).to_json()
+    # A field added to a config since the cell ran matches when it holds its default.
+    for section, config in (("task", cell.task), ("model", cell.model)):
+        _drop_new_defaults(ours[section]["config"], stored[section].get("config", {}), config)
+    _drop_new_defaults(ours["train"], stored["train"], cell.train)
     if _comparable(stored) != _comparable(ours):
         raise UserError(
             f"{path}: this cell was run with another configuration than the suite's current one; "
             "use another --out (or delete the cell to rerun it)"
         )
+
+
+def _drop_new_defaults(ours: dict[str, Any], stored: dict[str, Any], config: Any) -> None:
+    """Remove from ``ours`` the fields ``stored`` lacks whose value in ``config`` is the field's
+    default (fields added to a config class after the stored run)."""
+    if not dataclasses.is_dataclass(config):
+        return
+    for f in dataclasses.fields(config):
+        if f.name in ours and f.name not in stored:
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            if getattr(config, f.name) == default:
+                del ours[f.name]
 
 
 def _collect(
