@@ -268,7 +268,8 @@ RECIPES: tuple[Recipe, ...] = (
            "released dnc train.py (RMSProp, batch 16, norm clip 50; lr 1e-3 for 1e-4)"),
     Recipe("counting", "*", _counting, "Joulin & Mikolov 2015, section 4 and the authors' "
            "script_tasks.sh (Stack RNN 40+10, depth 2, recurrence through the stacks; 40 units "
-           "for the RNN and LSTM); SGD on batches of 32 at lr 1.0, ours (the code: online SGD 0.1)"),
+           "for the RNN and LSTM); SGD on batches of 32 at lr 1.0, ours (the code: online SGD "
+           "0.1)"),
     Recipe("lm", "rnn-lm", _lm, "Zaremba et al. 2014 (PTB small); char-rnn (characters)"),
     Recipe("lm", "ngram", _lm, "Bengio et al. 2003 (n = 5, m = 100, h = 200); Adam 2e-3"),
 )
