@@ -15,7 +15,7 @@ from tests.learning import train_steps
 
 from mneme import registry
 from mneme.config import TrainConfig
-from mneme.errors import UserError
+from mneme.errors import ConfigError, UserError
 from mneme.models.build import build_model
 from mneme.models.sequence import composed_config
 from mneme.tasks.base import reduce_metrics
@@ -110,6 +110,8 @@ def test_test_range_is_sixty_values_of_n() -> None:
         task = CountingTask(CountingConfig(language=language))
         ns = [n for b in task.eval_batches("test", 128) for n in b.meta["n"]]
         assert len(ns) == rows and sorted(set(ns)) == list(range(first, first + 60))
+    test = CountingTask(CountingConfig(test_min=2)).eval_batches("test", 100)
+    assert next(test).meta["n"] == list(range(2, 62))
     valid = CountingTask(CountingConfig()).eval_batches("valid", 100)
     assert next(valid).meta["n"] == list(range(2, 20))
 
@@ -253,3 +255,11 @@ def test_rounding_cell_differs_from_the_plain_one_only_in_eval_mode() -> None:
     assert dataclasses.replace(rounded.model, rounding=False) == plain.model
     assert rounded.model.rounding and rounded.train == plain.train
     assert (plain.model.hidden_size, plain.model.num_stacks, plain.model.read_top) == (40, 10, 2)
+
+
+@pytest.mark.parametrize("fields", [{"language": "anbmcnm", "min_n": 1},
+                                    {"min_n": 5, "max_n": 3}, {"language": "anbnbn"},
+                                    {"language": "anbmcnm", "test_min": 1}])
+def test_bad_configs_are_config_errors(fields) -> None:
+    with pytest.raises(ConfigError, match="CountingConfig"):
+        CountingConfig(**fields).validate()
