@@ -340,7 +340,7 @@ SUITES: dict[str, Suite] = {
         "Counting languages (a^n b^n, a^n b^n c^n, a^n b^n c^n d^n, a^n b^2n, a^n b^m c^(n+m)) "
         "and memorisation (Joulin & Mikolov 2015, Table 2): tanh RNN, LSTM (40 units) and the "
         f"Stack RNN 40+10 without and with rounding, 3 seeds, {JOULIN_EPOCHS} epochs of 20 "
-        "steps at batch 32 (SGD 1.0, the paper's curriculum to n = 19), scored as % of n = "
+        "steps at batch 32 (Adam 1e-2, the paper's curriculum to n = 19), scored as % of n = "
         "1..60 solved; about 30 minutes with --jobs 2 on 2 free cores",
         lambda data_dir: _joulin_cells(),
         report="counting",

