@@ -301,6 +301,16 @@ WMT'14 English-French with 30k-word vocabularies; ours from Tatoeba's short sent
 the qualitative findings are compared."""
 
 
+COUNTING_LANGUAGES = ("a^n b^n", "a^n b^n c^n", "a^n b^n c^n d^n", "a^n b^2n", "a^n b^m c^(n+m)")
+COUNTING: dict[str, tuple[float, ...]] = {
+    "rnn": (25.0, 23.3, 13.3, 23.3, 33.3), "lstm": (100.0, 100.0, 68.3, 75.0, 100.0),
+    "stack-rnn": (100.0, 100.0, 100.0, 100.0, 43.3), "stack-rnn-rounding": (100.0,) * 5}
+"""% of n solved (n up to 60, training n < 20) per report group, columns in Table 2's order
+(``COUNTING_LANGUAGES``); the Stack RNN 40+10 without and with rounding. All are multiples of
+100/60; as the task brief gives them (the paper's text was not reachable here to re-check)."""
+COUNTING_SOURCE = "Joulin & Mikolov 2015, arXiv 1503.01007, Table 2 (% of n solved; here 100 - it)"
+
+
 @dataclass(frozen=True)
 class MatrixAnchor:
     """A published result for a (matrix column, core) pair, with the budget it took.
@@ -321,7 +331,7 @@ class MatrixAnchor:
 def anchor_for(family: str, group: str, column: str) -> tuple[str, str] | None:
     """The published number for a report cell, as ``(text, source)``, or None.
 
-    ``family`` is the task family (``babi``, ``retrieval``, ``algorithmic``, ``pointer``, ``lm``),
+    ``family`` is the task family (``babi``, ``retrieval``, ``algorithmic``, ``lm``, ...),
     ``group`` the report group (``memn2n``, ``lstm``, ``fast-weights``, ...) and ``column`` the
     report's column name for the task setting (``mneme.bench.report_family.column_name``):
     ``task 3 (1k)``, ``R = 20``, ``copy``, ``convex-hull n = 5``, ``ptb``. Reads the tables above
@@ -346,6 +356,8 @@ def anchor_for(family: str, group: str, column: str) -> tuple[str, str] | None:
             return None
         text = ", ".join(f"{a.metric} {a.value:g}" for a in rows)
         return f"{text} ({rows[0].note})", rows[0].source
+    if family == "counting" and column in COUNTING_LANGUAGES and group in COUNTING:
+        return f"{100 - COUNTING[group][COUNTING_LANGUAGES.index(column)]:.1f}", COUNTING_SOURCE
     if family == "lm" and column == "ptb" and group in PTB:
         lm = PTB[group]
         parts = [f"{name} {value:.1f}" for name, value in (("valid", lm.valid), ("test", lm.test))

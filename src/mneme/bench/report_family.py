@@ -48,6 +48,9 @@ GROUP_TITLES = {
     "ntm-lstm": "NTM, LSTM controller", "ntm-ff": "NTM, feedforward controller",
     "ntm-hard": "NTM, stochastic hard reads (REINFORCE)",
     "lstm": "LSTM",
+    # counting languages
+    "rnn": "RNN (tanh)", "stack-rnn": "Stack RNN 40+10",
+    "stack-rnn-rounding": "Stack RNN 40+10 + rounding",
 }
 """Report groups' names in tables, in table order (unknown groups follow, in cell order)."""
 INLINE_ANCHOR = 16
@@ -240,6 +243,7 @@ class Hooks:
         expand: one cell spread over several columns (joint bAbI: one column per task).
         summary_rows: extra rows under the table, ``(label, {group: (ours, paper)})``.
         plot_name: the name of the ours-against-the-papers bar chart, from the section's cells.
+        sort_key: orders the hook's column names (default: natural order, task 2 before 10).
     """
 
     title: str
@@ -249,6 +253,7 @@ class Hooks:
     summary_rows: Callable[[list[FamilyEntry]], list[tuple[str, dict[str, tuple[str, str]]]]] \
         | None = None
     plot_name: Callable[[list[FamilyEntry]], str] | None = None
+    sort_key: Callable[[str], Any] | None = None
 
 
 HOOKS: dict[str, Hooks] = {}
@@ -400,8 +405,8 @@ def family_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path | 
         groups = _order([e.group for e in mine])
         columns = list(dict.fromkeys(e.column for e in mine))
         if hooks.column is not None:  # the hook's names sort (task 2 before task 10)
-            columns.sort(key=lambda c: [int(t) if t.isdigit() else t
-                                        for t in re.split(r"(\d+)", c)])
+            columns.sort(key=hooks.sort_key or (lambda c: [int(t) if t.isdigit() else t
+                                                           for t in re.split(r"(\d+)", c)]))
         info = mine[0].info
         notes: list[str] = []
         summary = hooks.summary_rows(mine) if hooks.summary_rows else []

@@ -69,6 +69,18 @@ def _retrieval_column(cell: Cell) -> str:
     return f"R = {int(getattr(cell.model, 'hidden_size', 0))}"
 
 
+def _counting_labels() -> list[str]:
+    from mneme.tasks.counting import LANGUAGES
+
+    return [spec.label for spec in LANGUAGES.values()]
+
+
+def _counting_column(cell: Cell) -> str:
+    from mneme.tasks.counting import LANGUAGES
+
+    return LANGUAGES[cell.task.language].label
+
+
 HOOKS.update({
     "babi": Hooks(
         "bAbI",
@@ -93,6 +105,17 @@ HOOKS.update({
         "itemsK: K items (repeat copy's lenL runs at the most training repeats and repR at the "
         "longest training length). Paper: Graves, Wayne & Danihelka 2014; its results are "
         "learning curves and pictures, so 'approx.' values are read off figures."),
+    "counting": Hooks(
+        "Counting languages and memorisation (Joulin & Mikolov 2015, Table 2)",
+        "Next-symbol prediction on a stream of strings, trained on n <= 19 with the paper's "
+        "curriculum; an n is solved when every predictable symbol of its test strings is "
+        "predicted, for n = 1..60 (a^n b^m c^(n+m): n + m = 2..61). Entries are the % of those "
+        "n *not* solved (100 minus Table 2's '% of n solved'): the median over seeds, the best "
+        "seed the lower end of the range. 'Stack RNN 40+10 + rounding' is the same training "
+        "with discrete actions in evaluation (validation, hence the checkpoint, and test), as "
+        "the authors' -hard flag.",
+        column=_counting_column,
+        sort_key=lambda c: _counting_labels().index(c) if c in _counting_labels() else 99),
 })
 """Per task family (``TaskInfo.family``): what its section adds to the generic table."""
 

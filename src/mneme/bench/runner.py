@@ -227,7 +227,7 @@ def _cost(cell: Cell) -> float:
     """A rough relative cost, for scheduling the longest cells first."""
     size = 10.0 if getattr(cell.task, "size", "1k") == "10k" else 1.0
     joint = 20.0 if getattr(cell.task, "joint", False) else 1.0
-    model = 4.0 if cell.model_name == "lstm" else 1.0
+    model = {"lstm": 4.0, "stack-rnn": 6.0}.get(cell.model_name, 1.0)
     if cell.task_name == "retrieval":  # steps cost about this much more than an IRNN's
         per_step = {"alstm": 6.0, "delta-rule": 4.0, "fast-weights": 2.5, "lstm": 1.5}
         model = per_step.get(cell.model_name, 1.0) * getattr(cell.model, "hidden_size", 20) / 20

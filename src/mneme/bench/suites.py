@@ -190,6 +190,34 @@ def _seq2seq_cells(data_dir: str | None) -> list[Cell]:
     return cells
 
 
+JOULIN_GROUPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "rnn": ("rnn", {}), "lstm": ("lstm", {}), "stack-rnn": ("stack-rnn", {}),
+    "stack-rnn-rounding": ("stack-rnn", {"rounding": True}),
+}
+"""Report group -> (core, model overrides): Joulin & Mikolov 2015, Table 2's rows."""
+JOULIN_EPOCHS = 60
+"""Epochs of 20 steps at batch 32 (about the code's 2000 strings an epoch): the curriculum
+reaches n = 19 at epoch 17. The code trains up to 100 epochs; 60 keep the suite near half an
+hour on 2 free cores. Measured CPU time (one thread): a Stack RNN run on a^n b^n c^n d^n, 25
+epochs, 31 s (about 1.6 s an epoch once n reaches 19); LSTM and tanh RNN, 40 epochs, 10-11 s.
+So 36 Stack RNN runs of about 85 s and 36 LSTM and RNN runs of about 14 s: about 3,600 CPU
+seconds, 30 minutes with --jobs 2 (2-4 times that on cores shared with other jobs)."""
+
+
+def _joulin_cells(epochs: int = JOULIN_EPOCHS, seeds: int = 3) -> list[Cell]:
+    """Every Table 2 language and memorisation x (tanh RNN, LSTM, Stack RNN without and with
+    rounding), ``seeds`` seeds a cell, the ``counting`` recipe at ``epochs`` epochs. The rounding
+    cells train exactly as the plain ones (rounding acts in eval mode only) and select their
+    checkpoint with rounding, as the authors' -hard runs."""
+    from mneme.tasks.counting import LANGUAGES, CountingConfig
+
+    return [recipe_cell(f"{group}-{language}", group, "counting",
+                        CountingConfig(language=language), model,  # type: ignore[arg-type]
+                        model_overrides=overrides,
+                        train_overrides={"repeats": seeds, "epochs": epochs})
+            for language in LANGUAGES for group, (model, overrides) in JOULIN_GROUPS.items()]
+
+
 QUICK_TASKS = (1, 4, 15)
 
 SUITES: dict[str, Suite] = {
@@ -306,6 +334,16 @@ SUITES: dict[str, Suite] = {
         "beam 5; sequence reversal, exact match against length (about 20 minutes on 2 free cores)",
         _seq2seq_cells,
         report="seq2seq",
+    ),
+    "joulin": Suite(
+        "joulin",
+        "Counting languages (a^n b^n, a^n b^n c^n, a^n b^n c^n d^n, a^n b^2n, a^n b^m c^(n+m)) "
+        "and memorisation (Joulin & Mikolov 2015, Table 2): tanh RNN, LSTM (40 units) and the "
+        f"Stack RNN 40+10 without and with rounding, 3 seeds, {JOULIN_EPOCHS} epochs of 20 "
+        "steps at batch 32 (Adam 1e-2, the paper's curriculum to n = 19), scored as % of n = "
+        "1..60 solved; about 30 minutes with --jobs 2 on 2 free cores",
+        lambda data_dir: _joulin_cells(),
+        report="counting",
     ),
 }
 

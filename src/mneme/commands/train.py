@@ -182,7 +182,7 @@ def _default_run_dir(task_name: str, task_cfg: Any, model_name: str) -> Path:
     return Path("runs") / f"{tag}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-_HEADLINE = ("perplexity", "bpc", "bits", "mse", "error")
+_HEADLINE = ("perplexity", "bpc", "bits", "mse", "error", "unsolved")
 """The metric ``train`` prints, the first a run has: each task's paper unit."""
 
 
@@ -196,7 +196,7 @@ def _report_training(summary: dict[str, Any], run_dir: Path, dist: Any = None) -
     name = next((m for m in _HEADLINE if m in valid), "error")
 
     def show(value: float) -> str:
-        return f"{100 * value:.2f}%" if name == "error" else f"{value:.4g}"
+        return f"{100 * value:.2f}%" if name in ("error", "unsolved") else f"{value:.4g}"
 
     print(
         f"{run_dir}: valid {name} {show(valid.get(name, float('nan')))}, "

@@ -30,7 +30,8 @@ class Task(Protocol):
     reads ``info.kind`` to decide how to draw training batches (``GeneratedTask``,
     ``DatasetTask``, ``StreamTask``) and ``info.selection_metric`` to pick the best checkpoint.
     A task may also define ``finalize_metrics(metrics) -> metrics`` to add derived metrics
-    (perplexity from nats).
+    (perplexity from nats), and ``training_hooks() -> list`` for hooks the loop installs with
+    the recipe's (a curriculum, ``mneme.train.hooks.Hook``; ``mneme.train.run.build_hooks``).
     """
 
     name: str

@@ -130,13 +130,16 @@ def build_model(config: RunConfig, task: Task) -> nn.Module:
     return build_named_model(config.model_name, config.model, task)
 
 
-def build_hooks(config: RunConfig, train: TrainConfig) -> list[Any]:
-    """Training hooks a model's recipe needs (MemN2N: linear start)."""
+def build_hooks(config: RunConfig, train: TrainConfig, task: Task | None = None) -> list[Any]:
+    """Training hooks a model's recipe needs (MemN2N: linear start), then the task's own
+    (``task.training_hooks()``: a curriculum)."""
+    hooks: list[Any] = []
     if config.model_name == "memn2n" and getattr(config.model, "linear_start", False):
         from mneme.train.hooks import LinearStart
 
-        return [LinearStart(epochs=config.model.linear_start_epochs, lr=train.lr)]
-    return []
+        hooks.append(LinearStart(epochs=config.model.linear_start_epochs, lr=train.lr))
+    task_hooks = getattr(task, "training_hooks", None)
+    return hooks + (list(task_hooks()) if callable(task_hooks) else [])
 
 
 def _fit_one(
@@ -155,7 +158,7 @@ def _fit_one(
 
     torch.manual_seed(config.train.seed)
     model = build_model(config, task)
-    hooks = build_hooks(config, config.train)
+    hooks = build_hooks(config, config.train, task)
     train = dataclasses.replace(config.train, progress=progress and config.train.progress)
     trainer = Trainer(
         task,
