@@ -171,3 +171,13 @@ def test_config_validation_names_the_field(field: str, value: float, message: st
     with pytest.raises(UserError, match="^" + re.escape(f"TrainConfig.{message}") + "$"):
         dataclasses.replace(CFG, **{field: value}).validate()
     dataclasses.replace(CFG, clip_norm=None, clip_value=None, lr_decay=1.0).validate()
+
+
+def test_best_of_n_breaks_validation_ties_by_validation_loss_not_seed_order() -> None:
+    from mneme.train.run import select_repeat
+
+    valid = [{"error": 0.0, "loss": 0.30}, {"error": 0.0, "loss": 0.02},
+             {"error": 0.01, "loss": 0.001}]
+    assert select_repeat(valid, "error") == 1  # seed 1: same error as seed 0, lower loss
+    assert select_repeat([{"error": 0.0, "loss": 0.1}] * 3, "error") == 0  # a full tie: seed order
+    assert select_repeat([{"bits": 2.0}, {"bits": 1.0}], "bits") == 1  # no loss recorded
