@@ -483,7 +483,7 @@ def test_install_archive_extracts_only_english(tmp_path: Path) -> None:
     assert not list(dest.rglob("*.tmp"))
     present, missing = babi_files_status(dest)
     assert len(present) == 3 and len(missing) == 77
-    task = BabiTask(BabiConfig(task_id=1, data_dir=str(tmp_path / "data")))
+    task = BabiTask(BabiConfig(task_id=1, data_dir=str(tmp_path / "data"), valid_fraction=0.2))
     assert task.num_train + sum(b.size for b in task.eval_batches("valid", 8)) == 5
 
 

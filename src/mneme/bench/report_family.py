@@ -19,7 +19,6 @@ tasks).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 import statistics
@@ -30,6 +29,7 @@ from typing import Any
 
 from mneme import registry
 from mneme.bench.anchors import anchor_for
+from mneme.bench.cell_files import read_jsonl
 from mneme.bench.suites import Cell
 from mneme.errors import MissingDataError
 from mneme.types import TaskInfo
@@ -182,8 +182,7 @@ class FamilyEntry:
 def _curve(path: Path, key: str, batch: int) -> tuple[tuple[int, float], ...]:
     points = []
     if path.is_file():
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
+        for record in read_jsonl(path):
             if key in record and "step" in record:
                 points.append((int(record["step"]) * batch, float(record[key])))
     return tuple(points)

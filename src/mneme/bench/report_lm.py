@@ -9,12 +9,12 @@ the papers' values as dashed lines.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mneme.bench.anchors import PTB, LMAnchor
+from mneme.bench.cell_files import read_jsonl
 from mneme.bench.suites import Cell
 
 TITLES = {
@@ -35,8 +35,7 @@ def _curve(run_dir: Path, key: str) -> list[tuple[int, float]]:
     metrics = run_dir / "metrics.jsonl"
     points = []
     if metrics.is_file():
-        for line in metrics.read_text().splitlines():
-            record = json.loads(line)
+        for record in read_jsonl(metrics):
             if f"valid_{key}" in record:
                 points.append((int(record["epoch"]), float(record[f"valid_{key}"])))
     return points

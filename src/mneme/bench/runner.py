@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
+import signal
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from mneme.bench.cell_files import check_cell_files, read_json, read_summary
 from mneme.bench.suites import Cell, Suite
-from mneme.errors import MissingDataError, UserError
+from mneme.bench.workers import CellResult, StopSignals, bench_lock, run_cell, run_parallel
+from mneme.errors import DataFormatError, UserError
 from mneme.train.checkpoint import atomic_write_text
+
+__all__ = ["cell_rows", "run_cell", "run_suite"]
 
 
 def cell_rows(cell: Cell, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,74 +54,148 @@ def _task_label(cell: Cell) -> str:
     return f"{cell.task_name}{task_id}" if task_id is not None else cell.task_name
 
 
-def run_cell(cell: Cell, out: str) -> tuple[str, dict[str, Any] | None, str | None]:
-    """Train one cell in this process; returns (key, summary or None, missing-data message)."""
-    import torch
-
-    from mneme.train.run import RunConfig, train_run
-
-    torch.set_num_threads(cell.train.threads)
-    run_dir = Path(out) / "cells" / cell.key
-    config = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model, cell.train)
-    try:
-        summary = train_run(
-            config, run_dir, resume=(run_dir / "config.json").exists(), progress=False
-        )
-    except MissingDataError as exc:
-        return cell.key, None, str(exc)
-    return cell.key, summary, None
-
-
 def run_suite(
     suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2, report_only: bool = False
 ) -> int:
     """Run every cell of ``suite`` into ``out`` and write the reports.
 
     Cells whose data is missing are reported (what is missing, how to get it) and skipped. With
-    ``report_only`` nothing is trained: the reports cover the cells finished so far.
+    ``report_only`` nothing is trained: the reports cover the cells finished so far. A finished
+    cell whose files are unreadable is skipped with a warning naming the file (and a corrupt
+    ``summary.json`` is rebuilt when training). One bench at a time trains in ``out`` (a lock,
+    ``OUT/.bench.lock``). SIGINT and SIGTERM stop it: see ``mneme.bench.workers``.
 
     Returns:
-        0 when every runnable cell finished, 1 when no cell could run at all.
+        0 when every runnable cell finished, 1 when no cell could run at all, ``128 + signal``
+        (130 SIGINT, 143 SIGTERM) when stopped; the interrupted cells resume on a rerun.
+
+    Raises:
+        UserError: another bench trains in ``out``; a cell of another configuration or with an
+            unreadable ``config.json`` or ``final.json`` (when training); a worker's error.
     """
-    from tqdm.auto import tqdm
-
-    from mneme.bench.report import write_reports
-
     out.mkdir(parents=True, exist_ok=True)
-    cells = suite.build(data_dir)
+    if report_only:
+        cells = suite.build(data_dir)
+        done, _, skipped = _plan(cells, out, report_only=True)
+        print(f"suite {suite.name}: {len(cells)} cells, {len(done)} finished in {out}", flush=True)
+        return _report(suite, cells, out, done, {}, skipped, time.perf_counter())
+    with bench_lock(out):
+        cells = suite.build(data_dir)
+        done, pending, skipped = _plan(cells, out, report_only=False)
+        print(
+            f"suite {suite.name}: {len(cells)} cells, {len(done)} already finished in {out}, "
+            f"{len(pending)} to run with {jobs} job(s)",
+            flush=True,
+        )
+        missing: dict[str, str] = {}
+        started = time.perf_counter()
+        signum = _train(pending, out, jobs, done, missing, len(cells))
+        if signum is not None:
+            name = signal.Signals(signum).name
+            print(f"mneme: interrupted by {name}: {len(done)} of {len(cells)} cells finished; "
+                  f"the interrupted ones are checkpointed in {out}: rerun the same command to "
+                  "resume", file=sys.stderr)
+            return 128 + signum
+        return _report(suite, cells, out, done, missing, skipped, started)
+
+
+def _plan(cells: list[Cell], out: Path, *, report_only: bool
+          ) -> tuple[dict[str, dict[str, Any]], list[Cell], list[str]]:
+    """(finished cells' summaries, cells to train, warnings for the cells skipped)."""
     done: dict[str, dict[str, Any]] = {}
     pending: list[Cell] = []
+    skipped: list[str] = []
     for cell in cells:
         cell_dir = out / "cells" / cell.key
-        _check_same_config(cell, cell_dir)
-        summary_path = cell_dir / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
-        # A finished cell with fewer repeats than asked for is extended, not retrained.
-        if summary is not None and len(summary["repeats"]) >= cell.train.repeats:
-            done[cell.key] = summary
-        else:
+        try:
+            _check_same_config(cell, cell_dir)
+            summary = _read_summary(cell_dir / "summary.json", rebuild=not report_only)
+            # A finished cell with fewer repeats than asked for is extended, not retrained.
+            finished = summary is not None and len(summary["repeats"]) >= cell.train.repeats
+            if not finished and not report_only:
+                check_cell_files(cell_dir, "final.json")  # finished repeats are read back
+        except DataFormatError as exc:
+            if not report_only:
+                raise UserError(f"{exc}; delete {cell_dir} to train the cell again") from None
+            skipped.append(f"cell {cell.key}: {exc} (rerun without --report-only to rebuild "
+                           "a summary, or delete the cell to train it again)")
+            continue
+        if not finished:
             pending.append(cell)
-    print(
-        f"suite {suite.name}: {len(cells)} cells, {len(done)} already finished in {out}, "
-        f"{len(pending)} to run with {jobs} job(s)",
-        flush=True,
-    )
-    if report_only:
-        pending = []
-    missing: dict[str, str] = {}
-    started = time.perf_counter()
-    bar = tqdm(total=len(cells), initial=len(done), unit="cell", dynamic_ncols=True)
+            continue
+        try:
+            check_cell_files(cell_dir, "metrics.jsonl")  # the reports plot them
+        except DataFormatError as exc:
+            skipped.append(f"cell {cell.key}: {exc} (delete the cell to train it again)")
+            continue
+        done[cell.key] = summary
+    return done, pending, skipped
+
+
+def _read_summary(path: Path, *, rebuild: bool) -> dict[str, Any] | None:
+    """The summary of a finished cell, None for an unfinished one. With ``rebuild`` an
+    unreadable one is None (the cell is rerun: its finished repeats are read back, not
+    retrained) after a warning; without, ``DataFormatError``."""
+    if not path.is_file():
+        return None
     try:
-        if jobs == 1 or len(pending) <= 1:
-            for cell in pending:
-                key, summary, problem = run_cell(cell, str(out))
-                _collect(key, summary, problem, done, missing, bar)
-        else:
-            _run_parallel(pending, out, jobs, done, missing, bar)
-    finally:
-        bar.close()
+        return read_summary(path)
+    except DataFormatError as exc:
+        if not rebuild:
+            raise
+        print(f"mneme: warning: {exc}; rebuilding it", file=sys.stderr)
+        return None
+
+
+def _train(pending: list[Cell], out: Path, jobs: int, done: dict[str, dict[str, Any]],
+           missing: dict[str, str], total: int) -> int | None:
+    """Train ``pending`` (in this process with one job); the signal that stopped it, or None."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=len(done), unit="cell", dynamic_ncols=True)
+    with StopSignals() as stop:
+
+        def collect(result: CellResult) -> None:
+            key, summary, problem = result
+            if summary is not None and summary.get("interrupted"):
+                stop.signum = stop.signum or signal.SIGINT  # a Ctrl-C reached the loop
+                return
+            if summary is not None:
+                done[key] = summary
+                err = summary["test"].get("error")
+                bar.set_postfix_str(f"{key}: test error {100 * err:.1f}%" if err is not None
+                                    else key)
+            elif problem is not None:
+                missing[key] = problem
+            bar.update(1)
+
+        try:
+            if jobs == 1 or len(pending) <= 1:
+                for cell in pending:
+                    if stop.signum is not None:
+                        break
+                    collect(run_cell(cell, str(out), lambda: stop.signum is not None))
+            else:
+                # One intra-op thread per worker: two small models side by side beat one using
+                # both cores. Longest cells first keeps both workers busy to the end.
+                os.environ.setdefault("OMP_NUM_THREADS", "1")
+                order = sorted(pending, key=lambda c: -_cost(c))
+                run_parallel(order, out, jobs, stop, collect)
+        finally:
+            bar.close()
+    return stop.signum
+
+
+def _report(suite: Suite, cells: list[Cell], out: Path, done: dict[str, dict[str, Any]],
+            missing: dict[str, str], skipped: list[str], started: float) -> int:
+    """Write ``results.json``, ``results.md`` and the plots of the finished cells."""
+    from mneme.bench.report import write_reports
+
     for message in sorted(set(missing.values())):
         print(f"skipped (data missing): {message}", file=sys.stderr)
+    for i, message in enumerate(skipped, start=1):
+        print(f"mneme: warning: skipped {i}/{len(skipped)}, unreadable: {message}",
+              file=sys.stderr)
     finished = [(cell, done[cell.key]) for cell in cells if cell.key in done]
     rows = [row for cell, summary in finished for row in cell_rows(cell, summary)]
     atomic_write_text(out / "results.json", json.dumps(rows, indent=2) + "\n")
@@ -144,19 +221,24 @@ def _check_same_config(cell: Cell, cell_dir: Path) -> None:
 
     Raises:
         UserError: ``cell_dir`` holds a run whose task, model or training config differs.
+        DataFormatError: its ``config.json`` is unreadable.
     """
     from mneme.train.run import RunConfig
 
     path = cell_dir / "config.json"
     if not path.is_file():
         return
-    stored = json.loads(path.read_text())
+    stored = read_json(path)
     ours = RunConfig(cell.task_name, cell.task, cell.model_name, cell.model, cell.train).to_json()
-    # A field added to a config since the cell ran matches when it holds its default.
-    for section, config in (("task", cell.task), ("model", cell.model)):
-        _drop_new_defaults(ours[section]["config"], stored[section].get("config", {}), config)
-    _drop_new_defaults(ours["train"], stored["train"], cell.train)
-    if _comparable(stored) != _comparable(ours):
+    try:
+        # A field added to a config since the cell ran matches when it holds its default.
+        for section, config in (("task", cell.task), ("model", cell.model)):
+            _drop_new_defaults(ours[section]["config"], stored[section].get("config", {}), config)
+        _drop_new_defaults(ours["train"], stored["train"], cell.train)
+        same = _comparable(stored) == _comparable(ours)
+    except (KeyError, TypeError, AttributeError):
+        raise DataFormatError(path, None, "not a mneme run configuration") from None
+    if not same:
         raise UserError(
             f"{path}: this cell was run with another configuration than the suite's current one; "
             "use another --out (or delete the cell to rerun it)"
@@ -174,53 +256,6 @@ def _drop_new_defaults(ours: dict[str, Any], stored: dict[str, Any], config: Any
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
             if getattr(config, f.name) == default:
                 del ours[f.name]
-
-
-def _collect(
-    key: str,
-    summary: dict[str, Any] | None,
-    problem: str | None,
-    done: dict[str, dict[str, Any]],
-    missing: dict[str, str],
-    bar: Any,
-) -> None:
-    if summary is not None and not summary.get("interrupted"):
-        done[key] = summary
-        err = summary["test"].get("error")
-        bar.set_postfix_str(f"{key}: test error {100 * err:.1f}%" if err is not None else key)
-    elif problem is not None:
-        missing[key] = problem
-    bar.update(1)
-
-
-def _run_parallel(
-    pending: list[Cell],
-    out: Path,
-    jobs: int,
-    done: dict[str, dict[str, Any]],
-    missing: dict[str, str],
-    bar: Any,
-) -> None:
-    # One intra-op thread per worker: two small models side by side beat one using both cores.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        # Longest cells first keeps both workers busy to the end.
-        order = sorted(pending, key=lambda c: -_cost(c))
-        futures: dict[Future[Any], Cell] = {pool.submit(run_cell, c, str(out)): c for c in order}
-        remaining = set(futures)
-        try:
-            while remaining:
-                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    key, summary, problem = future.result()
-                    _collect(key, summary, problem, done, missing, bar)
-        except KeyboardInterrupt:
-            for future in remaining:
-                future.cancel()
-            raise UserError(
-                f"interrupted; finished cells are kept in {out}: rerun the same command to resume"
-            ) from None
 
 
 def _cost(cell: Cell) -> float:

@@ -12,7 +12,7 @@ from mneme.errors import UserError
 
 @dataclass(frozen=True)
 class BenchArgs:
-    """Run a benchmark suite; finished cells in --out are skipped, so a rerun resumes."""
+    """Run a suite; a rerun resumes: finished cells are kept, Ctrl-C or SIGTERM checkpoints."""
 
     suite: str = "quick"
     """Suite name (see --list)."""

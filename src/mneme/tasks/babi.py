@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import difflib
 import random
+import re
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,13 +83,23 @@ class BabiExample:
         return ",".join(self.answer)
 
 
+MAX_STORY_LINES = 500
+"""The most lines (ids) a story may have; the longest story of bAbI v1.2 has 233 (en-10k task 3,
+test), so a longer one is a file whose ids never restart at 1."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are the format's
+
+
 def parse_babi_bytes(data: bytes, path: str | Path, task_id: int) -> list[BabiExample]:
     """Parse the bytes of a bAbI file; ``path`` only names the file in errors.
 
     Raises:
-        DataFormatError: invalid UTF-8, an empty file or one without questions, a line without a
-            leading integer id, an id that neither continues the story nor is 1, a question
-            without an answer, or a supporting id that is not an earlier statement of the story.
+        DataFormatError: invalid UTF-8, an empty file or one without questions, a last line
+            without its newline (a truncated file), a control character (NUL...), a line without
+            a leading integer id, an id that neither continues the story nor is 1, a story
+            longer than ``MAX_STORY_LINES``, a tab in a line that is not a question
+            (``...?<TAB>``), a ``?`` line without tabs (its tabs lost or turned to spaces), a
+            question without an answer, or a supporting id that is not an earlier statement of
+            the story.
     """
     try:
         text = data.decode("utf-8")
@@ -96,15 +108,21 @@ def parse_babi_bytes(data: bytes, path: str | Path, task_id: int) -> list[BabiEx
         raise DataFormatError(path, line, f"invalid UTF-8 at byte {exc.start}") from None
     if not text.strip():
         raise DataFormatError(path, None, "empty file, expected bAbI stories")
+    if not text.endswith("\n"):
+        raise DataFormatError(path, text.count("\n") + 1, "the last line has no newline: the "
+                              "file looks truncated")
     examples: list[BabiExample] = []
     tokens: dict[str, tuple[str, ...]] = {}  # few distinct sentences: tokenise each once
     story: list[tuple[str, ...]] = []
     index_of: dict[int, int] = {}  # statement id -> index in story; questions never enter
     prev = 0
     for lineno, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip("\r")
+        line = raw.removesuffix("\r")
         if not line.strip():
             continue  # blank lines carry nothing; ids alone delimit stories
+        if bad := _CONTROL.search(line):
+            raise DataFormatError(path, lineno, f"control character U+{ord(bad[0]):04X} at "
+                                  f"column {bad.start() + 1}")
         head, _, rest = line.partition(" ")
         if not (head.isdigit() and head.isascii()) or not rest.strip():
             raise DataFormatError(path, lineno,
@@ -117,11 +135,21 @@ def parse_babi_bytes(data: bytes, path: str | Path, task_id: int) -> list[BabiEx
                 path, lineno, f"id {ident} does not continue the story (previous id {prev}; "
                 f"expected {prev + 1}, or 1 to start a new story)")
         prev = ident
+        if ident > MAX_STORY_LINES:
+            raise DataFormatError(path, lineno, f"a story of more than {MAX_STORY_LINES} lines "
+                                  "(do its ids restart at 1 for each story?)")
         if "\t" not in rest:
+            if "?" in rest:
+                raise DataFormatError(path, lineno, "a question without tabs (expected "
+                                      "question?<TAB>answer<TAB>supporting ids; were the tabs "
+                                      "turned to spaces?)")
             index_of[ident] = len(story)
             story.append(tokens.get(rest) or tokens.setdefault(rest, tokenize(rest)))
             continue
         fields = rest.split("\t")
+        if not fields[0].rstrip().endswith("?"):
+            raise DataFormatError(path, lineno, "a tab in a statement (only a question line, "
+                                  "question?<TAB>answer<TAB>supporting ids, holds tabs)")
         if len(fields) < 2 or not fields[1].strip():
             raise DataFormatError(path, lineno, "question without an answer field "
                                   "(expected question<TAB>answer<TAB>supporting ids)")
@@ -380,16 +408,25 @@ class BabiTask:
         test_ex: list[BabiExample] = []
         kept: list[int] = []
         held: list[int] = []
+        too_few: list[tuple[Path, int]] = []  # (training file, questions) holding none out
         for task_id in config.task_ids():
-            examples = parse_babi(babi_file(babi_dir, config.size, task_id, "train"), task_id)
+            path = babi_file(babi_dir, config.size, task_id, "train")
+            examples = parse_babi(path, task_id)
+            test_ex += parse_babi(babi_file(babi_dir, config.size, task_id, "test"), task_id)
             # seeded per task, so a task's hold-out is the same alone or in joint training
             keep, out = holdout(len(examples), config.valid_fraction,
                                 config.split_seed * 1000 + task_id)
+            if config.valid_fraction > 0 and not out:
+                too_few.append((path, len(examples)))
             kept += [len(train_ex) + i for i in keep]
             held += [len(train_ex) + i for i in out]
             train_ex += examples
-            test_ex += parse_babi(babi_file(babi_dir, config.size, task_id, "test"), task_id)
+        for path, count in too_few[:1] if not held else ():  # after every file was read
+            raise DataFormatError(path, None, f"{count} questions leave none for validation "
+                                  f"at valid_fraction {config.valid_fraction}; use more "
+                                  "questions or a larger --task.valid-fraction")
         self.vocab = Vocabulary.from_examples(train_ex)
+        _warn_unseen_answers(test_ex, self.vocab, babi_dir, config.size)
         self.max_supporting = max(len(ex.supporting) for ex in (*train_ex, *test_ex))
         self._rows: dict[tuple[str, ...], int] = {(): 0}  # sentence table; row 0 is empty
         full = self._encode(train_ex)
@@ -542,6 +579,26 @@ class BabiTask:
                 f"({self.config.size}): {tasks}; questions train {len(self._train)}, valid "
                 f"{len(self._valid)}, test {len(self._test)}; vocabulary V={len(self.vocab)}, "
                 f"sentence length J={self.sentence_size}, memory N={self.config.memory_size}")
+
+
+def _warn_unseen_answers(examples: Sequence[BabiExample], vocab: Vocabulary, babi_dir: Path,
+                         size: str) -> None:
+    """Warn (counted, per file) about test answers no training question has: the model cannot
+    predict them, so they always count as errors (1k task 8 has one: ``football,apple,milk``)."""
+    unseen: dict[int, list[BabiExample]] = {}
+    for ex in examples:
+        if ex.answer_word not in vocab:
+            unseen.setdefault(ex.task_id, []).append(ex)
+    for task_id, missed in unseen.items():
+        path = babi_file(babi_dir, size, task_id, "test")
+        first = missed[0]
+        warnings.warn(f"{path}: {len(missed)} test answer(s) never seen in training, always "
+                      f"counted wrong (first: line {first.line}, {first.answer_word!r})",
+                      BabiDataWarning, stacklevel=3)
+
+
+class BabiDataWarning(UserWarning):
+    """Something in the bAbI data that makes a score worse without being an error."""
 
 
 def reference_encode(example: BabiExample, vocab: Vocabulary, memory_size: int,

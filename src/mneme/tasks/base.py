@@ -16,10 +16,11 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from mneme.errors import UserError
 from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = ["Batch", "DatasetTask", "GeneratedTask", "ModelOutput", "StreamTask", "Task",
-           "TaskInfo", "reduce_metrics", "task_info"]
+           "TaskInfo", "check_splits", "reduce_metrics", "task_info"]
 
 
 @runtime_checkable
@@ -122,3 +123,22 @@ def reduce_metrics(totals: Mapping[str, float]) -> dict[str, float]:
         else:
             out[key] = float(value) / count
     return out
+
+
+def check_splits(task: Task, batch_size: int, eval_batch_size: int) -> None:
+    """Fail before training when a split cannot serve a run: an empty validation or test split
+    (the best checkpoint is selected on validation), or, for a stream, a split too short for
+    the batch sizes. A stream task names the file in its own errors.
+
+    Raises:
+        UserError: the first split that cannot be used.
+    """
+    if task_info(task).kind == "stream":
+        task.num_train_batches(batch_size)  # type: ignore[attr-defined]
+    for split in ("valid", "test"):
+        if next(iter(task.eval_batches(split, eval_batch_size)), None) is None:
+            hint = (" (raise --task.valid-fraction)" if split == "valid"
+                    and getattr(getattr(task, "config", None), "valid_fraction", None) == 0
+                    else "")
+            raise UserError(f"{getattr(task, 'name', 'task')}: the {split} split is empty; a run "
+                            f"needs both validation and test examples{hint}")

@@ -201,6 +201,9 @@ def _read_text(path: Path, what: str, how_to_get: str) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise DataFormatError(path, line, f"invalid UTF-8 at byte {exc.start}") from None
+    if text.startswith("\ufeff"):
+        raise DataFormatError(path, 1, "starts with a byte order mark (U+FEFF), which would "
+                              "become a token; save the file as UTF-8 without BOM")
     if not text.strip():
         raise DataFormatError(path, None, f"empty file, expected {what} text")
     return text
@@ -325,21 +328,32 @@ class _StreamTask:
     vocab: TextVocabulary
     spec: LMSpec
     _streams: dict[str, torch.Tensor]
+    _paths: dict[str, Path]  # split -> the file it was read from, for errors
 
     def __init__(self) -> None:
         self._train_cache: dict[int, torch.Tensor] = {}
 
     def _check_lengths(self, where: dict[str, Path]) -> None:
+        self._paths = where
         for split, stream in self._streams.items():
             if stream.numel() < 2:
                 raise DataFormatError(where[split], None,
                                       f"the {split} split has {stream.numel()} token(s), "
                                       "need at least 2")
 
+    def _rows(self, split: str, batch_size: int) -> torch.Tensor:
+        """``batchify`` of ``split``; a split too short for ``batch_size`` names its file."""
+        try:
+            return batchify(self._split(split), batch_size)
+        except UserError as exc:
+            if split not in self._streams or batch_size < 1:
+                raise
+            raise DataFormatError(self._paths[split], None, f"the {split} split: {exc}") from None
+
     def _train_rows(self, batch_size: int) -> torch.Tensor:
         rows = self._train_cache.get(batch_size)
         if rows is None:
-            rows = batchify(self._streams["train"], batch_size)
+            rows = self._rows("train", batch_size)
             self._train_cache = {batch_size: rows}
         return rows
 
@@ -356,8 +370,9 @@ class _StreamTask:
         width = self._train_rows(batch_size).shape[1]
         count = (width - 1) // self.seq_len
         if count < 1:
-            raise UserError(f"{self.name}: training rows of {width} tokens at batch size "
-                            f"{batch_size} hold no chunk of seq_len {self.seq_len}")
+            raise DataFormatError(self._paths["train"], None, f"the train split: rows of {width} "
+                                  f"tokens at batch size {batch_size} hold no chunk of seq_len "
+                                  f"{self.seq_len}")
         return count
 
     def train_batch_at(self, index: int, batch_size: int,
@@ -394,7 +409,7 @@ class _StreamTask:
         Raises:
             UserError: an unknown split, or a batch size the split is too short for.
         """
-        rows = batchify(self._split(split), batch_size)
+        rows = self._rows(split, batch_size)
         width = rows.shape[1]
         for start in range(0, width - 1, self.seq_len):
             yield self._chunk(rows, start, min(start + self.seq_len, width - 1))

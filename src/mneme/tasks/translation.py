@@ -164,23 +164,28 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
 
     Raises:
         MissingDataError: the file does not exist.
-        DataFormatError: a line without a tab, or with an empty side (names file and line).
+        DataFormatError: invalid UTF-8, a line without a tab, or with an empty side (names
+            file and line).
     """
     if not path.is_file():
         raise MissingDataError(f"no translation pairs at {path}; {HOW_TO_GET}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataFormatError(path, line, f"invalid UTF-8 at byte {exc.start}") from None
     pairs = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) < 2:
-                raise DataFormatError(path, lineno, "expected English<TAB>French")
-            english, french = parts[0].strip(), parts[1].strip()
-            if not english or not french:
-                raise DataFormatError(path, lineno, "an empty sentence")
-            pairs.append((english, french))
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise DataFormatError(path, lineno, "expected English<TAB>French")
+        english, french = parts[0].strip(), parts[1].strip()
+        if not english or not french:
+            raise DataFormatError(path, lineno, "an empty sentence")
+        pairs.append((english, french))
     if not pairs:
         raise DataFormatError(path, 1, "the file holds no sentence pairs")
     return pairs

@@ -24,7 +24,7 @@ from mneme.config import TrainConfig
 from mneme.errors import UserError
 from mneme.models.build import build_model as build_named_model
 from mneme.models.build import is_composed, model_entry
-from mneme.tasks.base import Task, task_info
+from mneme.tasks.base import Task, check_splits, task_info
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
@@ -122,8 +122,11 @@ def plugin_modules(task_name: str, model_name: str) -> list[str]:
 
 
 def build_task(config: RunConfig) -> Task:
-    """The task of ``config`` (loads its dataset, if any)."""
-    return registry.task_entry(config.task_name).build(config.task)
+    """The task of ``config`` (loads its dataset, if any), its splits checked to serve the run
+    (``mneme.tasks.base.check_splits``) before anything is written."""
+    task = registry.task_entry(config.task_name).build(config.task)
+    check_splits(task, config.train.batch_size, config.train.eval_batch_size)
+    return task
 
 
 def build_model(config: RunConfig, task: Task) -> nn.Module:
