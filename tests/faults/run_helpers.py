@@ -11,6 +11,7 @@ import builtins
 import io
 import json
 import os
+import random
 import shutil
 import sys
 import traceback
@@ -56,8 +57,9 @@ def in_child(body: Callable[[], int], err: Path | None = None) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def interrupted(out: Path, at_step: int) -> None:
-    """A run stopped (as by Ctrl-C) after step ``at_step``, checkpointed there."""
+def interrupted(out: Path, at_step: int, argv: list[str] | None = None) -> None:
+    """A run (``argv``, default ``fresh(out)``) stopped as by Ctrl-C after step ``at_step``,
+    checkpointed there."""
     from mneme.train.loop import Trainer
 
     def body() -> int:
@@ -69,7 +71,7 @@ def interrupted(out: Path, at_step: int) -> None:
                 self.request_stop()
 
         Trainer._train_step = stopping  # type: ignore[method-assign]
-        return main(fresh(out))
+        return main(argv or fresh(out))
 
     assert in_child(body) == 130
 
@@ -141,6 +143,17 @@ def killed_at(argv: list[str], k: int) -> int:
         return main(argv)
 
     return in_child(body)
+
+
+def damage(path: Path, how: str, rng: random.Random) -> None:
+    """Cut ``path`` at a random point (``how="truncate"``) or flip one random bit (``"flip"``)."""
+    data = bytearray(path.read_bytes())
+    at = rng.randrange(len(data))
+    if how == "truncate":
+        del data[at:]
+    else:
+        data[at] ^= 1 << rng.randrange(8)
+    path.write_bytes(bytes(data))
 
 
 def files(run: Path) -> dict[str, bytes]:

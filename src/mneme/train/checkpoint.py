@@ -166,8 +166,9 @@ def load_checkpoint(path: Path, *, require: tuple[str, ...] = ("model",)) -> dic
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # any failure to read a damaged file is the file's fault
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
+        raise UserError(f"{path}: not a readable checkpoint ({first or type(exc).__name__})"
+                        ) from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise UserError(f"{path}: not a mneme checkpoint (no model state)")
     missing = [key for key in require if key not in payload]

@@ -4,15 +4,18 @@
 
     RUN/config.json        the full configuration (task, model, train), as plain JSON
     RUN/metrics.jsonl      one line per evaluation: epoch, step, lr, train and valid metrics
-    RUN/checkpoints/       last.pt (resume point), best.pt (best on validation)
+    RUN/checkpoints/       last.pt (resume point), prev.pt (the one before), best.pt (best on
+                           validation), each with its SHA-256 in NAME.sha256
     RUN/final.json         valid and test metrics of the best checkpoint, steps, seconds
     RUN/model.safetensors  the best weights (with the ``safetensors`` extra)
-    RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra)
+    RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra); each resume
+                           that logs adds one more file
+    RUN/.lock              held by the process that owns the run; the PID of the last owner
 
 The loop is deterministic given the seed: the batch order of epoch ``e`` is a permutation drawn from
 a generator seeded by ``(seed, e)``, and every other random draw comes from RNGs that checkpoints
-capture. A run stopped at any step (Ctrl-C, a crash after a checkpoint) and resumed with
-``fit(resume=True)`` continues bit-identically.
+capture. A run stopped at any step (Ctrl-C, a crash after a checkpoint, SIGKILL at any write) and
+resumed with ``fit(resume=True)`` continues bit-identically (``docs/reliability.md``).
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ class Trainer:
         self._stop_requested = False
         self._last_valid: dict[str, str] = {}  # shown on the progress bar
         self._log: MetricsLog | None = None
-        self.saved_step: int | None = None  # the step of the last ``last.pt`` this run saved
+        self.saved: tuple[Path, int] | None = None  # the checkpoint written or resumed last
 
     # -- schedule --------------------------------------------------------------------------
     @property
@@ -163,7 +166,7 @@ class Trainer:
         if self.dist.is_main:
             last = self.checkpoint_dir / "last.pt"
             save_checkpoint(last, runstate.payload(self), keep_previous=True)
-        self.saved_step = self.step
+        self.saved = (self.checkpoint_dir / "last.pt", self.step)
         self.dist.barrier()
         if per_rank:  # older carry files are stale once last.pt names this step
             for old in self.checkpoint_dir.glob(f"carry-step*-rank{self.dist.rank}.pt"):

@@ -112,6 +112,7 @@ def resume(trainer: Trainer) -> FitResult | None:
         return read_final(trainer.run_dir)  # a finished run: nothing to train, nothing to log
     source, state = load_resume_point(trainer.checkpoint_dir)
     restore(trainer, state, source)
+    trainer.saved = (source, trainer.step)
     if cfg.epochs < trainer.epoch:
         raise UserError(f"train.epochs ({cfg.epochs}) is below the {trainer.epoch} epochs "
                         f"{trainer.run_dir} has trained already")
@@ -138,13 +139,13 @@ def _write_config(trainer: Trainer) -> None:
 def diverged(trainer: Trainer, what: str) -> NonFiniteLossError:
     """The error for a run whose ``what`` became NaN or infinite; it names the checkpoint that is
     left, if any, and how to go on from it."""
-    last = trainer.checkpoint_dir / "last.pt"
-    if trainer.saved_step is None or not last.exists():
+    if trainer.saved is None or not trainer.saved[0].exists():
         kept = "no checkpoint was saved (try a smaller train.lr or train.clip_norm)"
     else:
-        kept = (f"{last} (step {trainer.saved_step}) is intact: resume from it with a smaller "
-                f"rate, mneme train --resume {trainer.run_dir} --train.lr "
-                f"{trainer.config.lr / 10:g} (or set train.clip_norm)")
+        path, step = trainer.saved
+        kept = (f"{path} (step {step}) is intact: resume from it with a smaller rate, mneme "
+                f"train --resume {trainer.run_dir} --train.lr {trainer.config.lr / 10:g} (or "
+                "set train.clip_norm)")
     return NonFiniteLossError(f"{what} (epoch {trainer.epoch + 1}); {kept}")
 
 
