@@ -232,6 +232,16 @@ def test_a_huge_learning_rate_is_refused_before_anything_is_written(tmp_path: Pa
     assert not (tmp_path / "run").exists()
 
 
+def test_a_run_that_fails_before_writing_leaves_no_directory(tmp_path: Path, capsys) -> None:
+    """Missing data is found after the run directory (and its parents) were made to lock it."""
+    capsys.readouterr()
+    argv = ["train", "--task", "babi", "--model", "memn2n", "--data-dir", str(tmp_path),
+            "--out", str(tmp_path / "runs" / "new" / "run")]
+    assert main(argv) == 2
+    assert "tasks_1-20_v1-2.tar.gz" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()
+
+
 # -- a full disk ---------------------------------------------------------------------------------
 def test_a_full_disk_on_save_keeps_the_previous_checkpoint(
     tmp_path: Path, reference: Path, cut: Path, monkeypatch, capsys

@@ -159,7 +159,10 @@ def _resume_overrides(run_dir: Path, argv: Sequence[str]) -> dict[str, Any]:
     from mneme.train.run import read_config
 
     stored = read_config(run_dir).train
-    given = parse(ResumeArgs, argv, "mneme train --resume RUN", default=ResumeArgs(stored)).train
+    description = ("Resume a run where its last checkpoint left it. Of --train.*, these may "
+                   f"change: {', '.join(RESUME_OVERRIDES)}.")
+    given = parse(ResumeArgs, argv, "mneme train --resume RUN", description,
+                  default=ResumeArgs(stored)).train
     changed = {f.name: getattr(given, f.name) for f in dataclasses.fields(given)
                if getattr(given, f.name) != getattr(stored, f.name)}
     fixed = sorted(set(changed) - set(RESUME_OVERRIDES))

@@ -39,8 +39,8 @@ def own_run(run_dir: Path, *, enabled: bool = True) -> Iterator[None]:
     """Hold ``RUN/.lock`` while the block runs (re-entrant within one process).
 
     The directory is created if needed; if this call created it and the block fails before
-    anything but the lock was written, the directory is removed again (a failing command
-    writes nothing).
+    anything but the lock was written, it (and the parents created with it) is removed again: a
+    failing command writes nothing.
 
     Raises:
         UserError: another process owns the run (the message names its PID).
@@ -53,7 +53,7 @@ def own_run(run_dir: Path, *, enabled: bool = True) -> Iterator[None]:
     if key in _HELD:  # this process owns it already (train_run, then Trainer.fit)
         yield
         return
-    created = not run_dir.exists()
+    created = [p for p in (run_dir, *run_dir.parents) if not p.exists()]  # the leaf first
     fd = _acquire(run_dir)
     _HELD.add(key)
     try:
@@ -61,7 +61,9 @@ def own_run(run_dir: Path, *, enabled: bool = True) -> Iterator[None]:
     except BaseException:
         if created and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
             (run_dir / LOCK_NAME).unlink(missing_ok=True)
-            run_dir.rmdir()
+            for folder in created:
+                with contextlib.suppress(OSError):  # a parent another process filled stays
+                    folder.rmdir()
         raise
     finally:
         _HELD.discard(key)
