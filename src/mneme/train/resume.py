@@ -88,6 +88,7 @@ def start(trainer: Trainer) -> None:
     if main:
         remove_stale_temp(trainer.run_dir)
         _write_config(trainer)
+    trainer.dist.barrier()  # the other ranks' carry files are written only after the cleanup
     torch.manual_seed(cfg.seed)
     for hook in trainer.hooks:
         if hasattr(hook, "start"):
@@ -128,6 +129,7 @@ def resume(trainer: Trainer) -> FitResult | None:
         remove_stale_temp(trainer.run_dir)
         if {**old, "progress": None} != {**trainer.full_config["train"], "progress": None}:
             _write_config(trainer)
+    trainer.dist.barrier()
     return None
 
 
