@@ -104,7 +104,7 @@ def test_one_of_reads_the_choices_from_the_literal_annotation() -> None:
 
 def test_none_passes_only_where_the_annotation_allows_it() -> None:
     Probe(size=None, maybe_mode=None).validate()
-    with pytest.raises(ConfigError, match=_exact("Probe.rate must be > 0 (got None)")):
+    with pytest.raises(ConfigError, match=_exact("Probe.rate must be a number (got None)")):
         Probe(rate=None).validate()  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=_exact("Probe.count must be an integer (got None)")):
         Probe(count=None).validate()  # type: ignore[arg-type]
@@ -118,9 +118,29 @@ def test_int_fields_must_hold_integers() -> None:
     Probe(rate=3).validate()  # an int is a fine float
 
 
-def test_a_comparison_that_cannot_be_made_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=_exact("Probe.rate must be > 0 (got 'fast')")):
+def test_a_value_of_the_wrong_type_is_named_before_any_comparison() -> None:
+    with pytest.raises(ConfigError, match=_exact("Probe.rate must be a number (got 'fast')")):
         Probe(rate="fast").validate()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=_exact("Probe.rate must be a number (got True)")):
+        Probe(rate=True).validate()  # type: ignore[arg-type]
+
+
+def test_plain_fields_without_rules_are_type_checked() -> None:
+    @dataclass(frozen=True)
+    class Plain(Validated):
+        name: str = "a"
+        flag: bool = False
+        sizes: tuple[int, ...] = (1, 2)
+
+    Plain().validate()
+    for field_value, message in [
+        ({"name": 3}, "Plain.name must be a string (got 3)"),
+        ({"flag": "yes"}, "Plain.flag must be true or false (got 'yes')"),
+        ({"sizes": (1, "2")}, "Plain.sizes must be a list of integers (got (1, '2'))"),
+        ({"sizes": 3}, "Plain.sizes must be a list (got 3)"),
+    ]:
+        with pytest.raises(ConfigError, match=_exact(message)):
+            Plain(**field_value).validate()  # type: ignore[arg-type]
 
 
 def test_the_error_is_a_user_error_and_a_value_error_naming_class_field_and_value() -> None:
@@ -221,7 +241,7 @@ def test_run_config_validates_its_parts() -> None:
     for part, message in [
         ({"task": BabiConfig(memory_size=0)}, "BabiConfig.memory_size must be >= 1 (got 0)"),
         ({"model": MemN2NConfig(hops=0)}, "MemN2NConfig.hops must be >= 1 (got 0)"),
-        ({"train": TrainConfig(lr=0.0)}, "TrainConfig.lr must be in (0, inf) (got 0.0)"),
+        ({"train": TrainConfig(lr=0.0)}, "TrainConfig.lr must be in (0, 1000] (got 0.0)"),
         ({"task": BabiConfig(tasks=(1,))}, "BabiConfig.tasks picks the joint-training subset; "
                                            "set joint=True (got (1,))"),
     ]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,8 +26,9 @@ class TrainConfig(Validated):
     """Steps per epoch for generated tasks (dataset tasks derive it from their size)."""
     batch_size: int = field(default=32, metadata=at_least(1))
     optimizer: Literal["sgd", "adam", "rmsprop"] = "sgd"
-    lr: float = field(default=0.01, metadata=in_range(0.0, math.inf, closed="neither"))
-    """Initial learning rate."""
+    lr: float = field(default=0.01, metadata=in_range(0.0, 1e3, closed="right"))
+    """Initial learning rate; above 1e3 it is taken for a typo (the recipes use 1e-3 to 1, and
+    rates near float32's limit overflow inside the optimisers)."""
     momentum: float = field(default=0.0, metadata=at_least(0.0))
     weight_decay: float = field(default=0.0, metadata=at_least(0.0))
     lr_schedule: Literal["step", "constant", "cosine"] = "step"

@@ -16,8 +16,9 @@ A config dataclass states each field's valid values in the field's metadata and 
 then runs ``check()``. A bad value raises ``ConfigError``, both a ``ValueError`` and a
 ``UserError`` (the CLI prints one line and exits 2), naming the class and the field:
 ``NTMConfig.memory_size must be >= 1 (got 0)``. A field annotated ``X | None`` accepts None; a
-field annotated ``int`` must hold an integer; ``one_of()`` without arguments reads its choices from
-the field's ``Literal`` annotation.
+field of a plain type (``int``, ``float``, ``bool``, ``str``, a ``Literal``, a tuple of them) must
+hold one, so a ``config.json`` with ``"epochs": "ten"`` is named, not obeyed; ``one_of()``
+without arguments reads its choices from the field's ``Literal`` annotation.
 """
 
 from __future__ import annotations
@@ -105,7 +106,35 @@ def ordered(config: Any, low: str, high: str) -> None:
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    try:
+        return typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation that cannot be resolved: no type checks
+        return {}
+
+
+def _wrong_type(hint: Any, value: Any) -> str | None:
+    """What a value of type ``hint`` must be when ``value`` is not one (``"an integer"``), else
+    None. Only plain types are checked: bool, int, float, str, Literal and tuples of them."""
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        return None if hasattr(type(value), "__index__") else "an integer"
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        return None if value in choices else f"one of {', '.join(map(repr, choices))}"
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, tuple):
+            return "a list"
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            wrong = next((w for v in value if (w := _wrong_type(args[0], v))), None)
+            return f"a list of {wrong.removeprefix('a ').removeprefix('an ')}s" if wrong else None
+    return None
 
 
 def _without_none(hint: Any) -> tuple[Any, bool]:
@@ -137,17 +166,18 @@ def validate_config(config: Any, *, name: str | None = None) -> None:
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         rule = f.metadata.get(_KEY)
+        hint, optional = _without_none(_hints(cls).get(f.name, Any))
+        if value is None and optional:
+            continue
+        wrong = None if value is None and hint is Any else _wrong_type(hint, value)
+        if wrong is not None:
+            raise ConfigError(f"{label}.{f.name} must be {wrong} (got {value!r})")
         if rule is not None:
-            hint, optional = _without_none(_hints(cls)[f.name])
-            if value is None and optional:
-                continue
             if rule.test is None:
                 if typing.get_origin(hint) is not Literal:
                     raise TypeError(f"{label}.{f.name}: one_of() needs choices or a Literal type")
                 rule = _one_of(typing.get_args(hint))
             where = f"{label}.{f.name} must"
-            if hint is int and not hasattr(type(value), "__index__"):
-                raise ConfigError(f"{where} be an integer (got {value!r})")
             for item in value if rule.each else (value,):
                 if not _passes(rule, item):
                     raise ConfigError(f"{where} {'all ' if rule.each else ''}be {rule.text} "

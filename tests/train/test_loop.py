@@ -124,9 +124,10 @@ def test_nonfinite_loss_stops_and_keeps_last_checkpoint(tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=2, progress=False, tensorboard=False)
     task = Exploding()
     bad = Trainer(task, ToyModel(task.spec), cfg, tmp_path / "run2")
-    with pytest.raises(NonFiniteLossError, match="nan at step 1"):
+    with pytest.raises(NonFiniteLossError, match=r"nan at step 1 .*last\.pt \(step 0\) is intact"):
         bad.fit()
-    assert not (tmp_path / "run2/checkpoints/last.pt").exists()
+    # Only the step-0 checkpoint a fresh run starts with was saved.
+    assert load_checkpoint(tmp_path / "run2/checkpoints/last.pt")["step"] == 0
     assert (tmp_path / "run/checkpoints/last.pt").read_bytes() == before
 
 
@@ -140,8 +141,10 @@ def test_fresh_fit_refuses_existing_run(tmp_path: Path) -> None:
 
 def test_corrupt_checkpoint_is_a_user_error(tmp_path: Path) -> None:
     make(tmp_path / "run").fit()
+    (tmp_path / "run/final.json").unlink()
+    (tmp_path / "run/checkpoints/prev.pt").unlink()
     (tmp_path / "run/checkpoints/last.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match=r"last\.pt: not a readable checkpoint"):
+    with pytest.raises(UserError, match=r"last\.pt: corrupt checkpoint \(its SHA-256 differs"):
         make(tmp_path / "run").fit(resume=True)
 
 
@@ -156,8 +159,9 @@ def test_epoch_permutation_is_a_deterministic_permutation() -> None:
     ("field", "value", "message"),
     [("batch_size", 0, "batch_size must be >= 1 (got 0)"),
      ("epochs", -1, "epochs must be >= 1 (got -1)"),
-     ("lr", -0.1, "lr must be in (0, inf) (got -0.1)"),
-     ("lr", math.inf, "lr must be in (0, inf) (got inf)"),
+     ("lr", -0.1, "lr must be in (0, 1000] (got -0.1)"),
+     ("lr", math.inf, "lr must be in (0, 1000] (got inf)"),
+     ("lr", 1e38, "lr must be in (0, 1000] (got 1e+38)"),
      ("lr_decay", 0.0, "lr_decay must be in (0, 1] (got 0.0)"),
      ("lr_decay_start", -1, "lr_decay_start must be >= 0 (got -1)"),
      ("clip_norm", 0.0, "clip_norm must be > 0 (got 0.0)"),

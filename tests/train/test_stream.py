@@ -142,7 +142,7 @@ def test_two_process_ddp_equals_single_process(tmp_path: Path) -> None:
         torch.testing.assert_close(ddp[key], value, rtol=1e-5, atol=1e-6)
     # only rank 0 wrote the run directory; each rank kept its own carried state
     assert (tmp_path / "ddp" / "final.json").exists()
-    carries = sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").glob("carry-*"))
+    carries = sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").glob("carry-*.pt"))
     assert len(carries) == 2 and carries[0].endswith("rank0.pt")
 
 

@@ -1,7 +1,7 @@
 """``mneme train``: train a model on a task, or resume a run.
 
     mneme train --task babi --task.task-id 1 --model memn2n [--train.epochs 20] [--out RUN]
-    mneme train --resume RUN
+    mneme train --resume RUN [--train.lr 0.001] [--train.epochs 40]
 
 The options depend on the pair: ``--task.*`` are the task's config fields, ``--model.*`` the
 model's, so ``TrainArgs`` is generic in the two config types and ``parse_train`` reads argv in
@@ -63,6 +63,22 @@ class TrainCommand:
     model: str = ""
     args: TrainArgs | None = None
     resume: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """With ``resume``: the ``--train.*`` fields given (``RESUME_OVERRIDES``)."""
+
+
+RESUME_OVERRIDES = ("epochs", "lr", "clip_norm", "clip_value", "early_stop", "progress",
+                    "tensorboard", "threads")
+"""The ``--train.*`` fields ``--resume`` may change: the schedule and budget (a diverged run goes
+on at a smaller rate), clipping, and how it shows progress."""
+
+
+@dataclass(frozen=True)
+class ResumeArgs:
+    """The options of ``mneme train --resume RUN``."""
+
+    train: TrainConfig
+    """The run's training config; only the schedule, budget and clipping may change."""
 
 
 def parse_train(argv: Sequence[str]) -> TrainCommand:
@@ -87,11 +103,12 @@ def parse_train(argv: Sequence[str]) -> TrainCommand:
         pre.add_argument(name)
     known, rest = pre.parse_known_args(list(argv))
     if known.resume:
-        if rest or known.task or known.model:
+        if known.task or known.model:
             raise UserError(
-                "train --resume RUN takes no other options (the run's config.json is used)"
+                "train --resume RUN takes no --task or --model (the run's config.json is used)"
             )
-        return TrainCommand(resume=Path(known.resume))
+        return TrainCommand(resume=Path(known.resume), overrides=_resume_overrides(
+            Path(known.resume), rest))
     if not known.task or not known.model:
         if any(a in HELP for a in rest):
             blank = train_args_type(NoOptions, NoOptions)
@@ -131,12 +148,44 @@ def names_help(width: int = 78) -> str:
     return "\n\n".join(lines)
 
 
+def _resume_overrides(run_dir: Path, argv: Sequence[str]) -> dict[str, Any]:
+    """The ``--train.*`` fields of ``argv`` that differ from the run's.
+
+    Raises:
+        UserError: a field ``--resume`` may not change (the others would break the run).
+    """
+    if not argv:
+        return {}
+    from mneme.train.run import read_config
+
+    stored = read_config(run_dir).train
+    description = ("Resume a run where its last checkpoint left it. Of --train.*, these may "
+                   f"change: {', '.join(RESUME_OVERRIDES)}.")
+    given = parse(ResumeArgs, argv, "mneme train --resume RUN", description,
+                  default=ResumeArgs(stored)).train
+    changed = {f.name: getattr(given, f.name) for f in dataclasses.fields(given)
+               if getattr(given, f.name) != getattr(stored, f.name)}
+    fixed = sorted(set(changed) - set(RESUME_OVERRIDES))
+    if fixed:
+        raise UserError(f"--train.{fixed[0].replace('_', '-')} cannot change on --resume (it "
+                        f"would break the run); these can: {', '.join(RESUME_OVERRIDES)}")
+    return changed
+
+
 def run(command: TrainCommand) -> int:
     """Train (or resume) and print the headline metric; 130 when interrupted."""
     from mneme.train.run import RunConfig, read_config, train_run
 
     if command.resume is not None:
         config = read_config(command.resume)
+        if command.overrides:
+            if (command.resume / "final.json").exists() or (command.resume / "summary.json"
+                                                            ).exists():
+                raise UserError(f"{command.resume}: the run is finished; --train.* options "
+                                "change nothing there (start a new run to train longer)")
+            train = dataclasses.replace(config.train, **command.overrides)
+            config = dataclasses.replace(config, train=train)
+            config.validate()
         dist = _distributed(config.train.device)
         summary = train_run(config, command.resume, resume=True, distributed=dist)
         return _report_training(summary, command.resume, dist)

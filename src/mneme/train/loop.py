@@ -4,15 +4,18 @@
 
     RUN/config.json        the full configuration (task, model, train), as plain JSON
     RUN/metrics.jsonl      one line per evaluation: epoch, step, lr, train and valid metrics
-    RUN/checkpoints/       last.pt (resume point), best.pt (best on validation)
+    RUN/checkpoints/       last.pt (resume point), prev.pt (the one before), best.pt (best on
+                           validation), each with its SHA-256 in NAME.sha256
     RUN/final.json         valid and test metrics of the best checkpoint, steps, seconds
     RUN/model.safetensors  the best weights (with the ``safetensors`` extra)
-    RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra)
+    RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra); each resume
+                           that logs adds one more file
+    RUN/.lock              held by the process that owns the run; the PID of the last owner
 
 The loop is deterministic given the seed: the batch order of epoch ``e`` is a permutation drawn from
 a generator seeded by ``(seed, e)``, and every other random draw comes from RNGs that checkpoints
-capture. A run stopped at any step (Ctrl-C, a crash after a checkpoint) and resumed with
-``fit(resume=True)`` continues bit-identically.
+capture. A run stopped at any step (Ctrl-C, a crash after a checkpoint, SIGKILL at any write) and
+resumed with ``fit(resume=True)`` continues bit-identically (``docs/reliability.md``).
 """
 
 from __future__ import annotations
@@ -28,19 +31,20 @@ import torch
 from torch import nn
 
 from mneme.config import TrainConfig
-from mneme.errors import NonFiniteLossError, UserError
+from mneme.errors import UserError
 from mneme.tasks.base import Batch, Task, task_info
+from mneme.train import resume as runstate
 from mneme.train.checkpoint import (
     atomic_write_text,
-    capture_rng,
+    checksum_path,
     load_checkpoint,
-    restore_rng,
     save_checkpoint,
 )
 from mneme.train.distributed import Distributed
 from mneme.train.evaluate import FitResult, epoch_permutation, evaluate
 from mneme.train.hooks import Hook
 from mneme.train.logging import MetricsLog
+from mneme.train.rundir import own_run
 from mneme.train.session import (
     export_safetensors,
     install_sigint,
@@ -50,7 +54,7 @@ from mneme.train.session import (
     progress,
     restore_sigint,
 )
-from mneme.types import detach_state, pack_state, unpack_state
+from mneme.types import detach_state, pack_state
 
 
 class Trainer:
@@ -109,6 +113,7 @@ class Trainer:
         self._stop_requested = False
         self._last_valid: dict[str, str] = {}  # shown on the progress bar
         self._log: MetricsLog | None = None
+        self.saved: tuple[Path, int] | None = None  # the checkpoint written or resumed last
 
     # -- schedule --------------------------------------------------------------------------
     @property
@@ -143,101 +148,63 @@ class Trainer:
     def checkpoint_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    def _payload(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": dict(self.schedule),
-            "hooks": [hook.state_dict() for hook in self.hooks],
-            "step": self.step,
-            "epoch": self.epoch,
-            "seconds": self.seconds,
-            "best": dict(self.best),
-            "epoch_sums": dict(self._epoch_sums),
-            "metrics_lines": self._log.lines if self._log else 0,
-            "config": self.full_config,
-            "rng": capture_rng(self.task_generator),
-            # Distributed: each rank's carried state is in its own file (see save()).
-            "carry": pack_state(self._carry) if self.dist.world_size == 1 else None,
-            "carry_per_rank": self.dist.world_size > 1,
-        }
-
     def _carry_path(self, step: int) -> Path:
         return self.checkpoint_dir / f"carry-step{step}-rank{self.dist.rank}.pt"
 
     def save(self) -> None:
-        """Write ``last.pt`` atomically (and, distributed, each rank's carried state first)."""
+        """Write ``last.pt`` atomically, keeping the one before as ``prev.pt`` (and, distributed,
+        each rank's carried state first).
+
+        Raises:
+            NonFiniteLossError: the weights are not finite (nothing is saved).
+        """
+        runstate.check_finite(self, f"at step {self.step}")
         per_rank = self.dist.world_size > 1
         if per_rank:
             save_checkpoint(self._carry_path(self.step), {"carry": pack_state(self._carry)})
             self.dist.barrier()
         if self.dist.is_main:
-            save_checkpoint(self.checkpoint_dir / "last.pt", self._payload())
+            last = self.checkpoint_dir / "last.pt"
+            save_checkpoint(last, runstate.payload(self), keep_previous=True)
+        self.saved = (self.checkpoint_dir / "last.pt", self.step)
         self.dist.barrier()
         if per_rank:  # older carry files are stale once last.pt names this step
             for old in self.checkpoint_dir.glob(f"carry-step*-rank{self.dist.rank}.pt"):
                 if old != self._carry_path(self.step):
                     old.unlink(missing_ok=True)
-
-    def _restore(self, payload: dict[str, Any]) -> None:
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.schedule = dict(payload["schedule"])
-        for hook, state in zip(self.hooks, payload["hooks"], strict=True):
-            hook.load_state_dict(state)
-        self.step = int(payload["step"])
-        self.epoch = int(payload["epoch"])
-        self.seconds = float(payload["seconds"])
-        self.best = dict(payload["best"])
-        self._epoch_sums = dict(payload["epoch_sums"])
-        restore_rng(payload["rng"], self.task_generator)
-        self._carry = unpack_state(payload.get("carry"))
-        if payload.get("carry_per_rank"):
-            self._carry = unpack_state(load_checkpoint(self._carry_path(self.step))["carry"])
+                    checksum_path(old).unlink(missing_ok=True)
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> FitResult:
         """Train to the budget (or early stop), then evaluate the best checkpoint on test.
 
-        Raises:
-            UserError: ``resume`` without a checkpoint, or a run directory that is not empty.
-            NonFiniteLossError: the loss became NaN or infinite (``last.pt`` is kept as it was).
-        """
-        cfg = self.config
-        last = self.checkpoint_dir / "last.pt"
-        main = self.dist.is_main
-        if resume:
-            payload = load_checkpoint(last)
-            self._restore(payload)
-            self._log = MetricsLog(
-                self.run_dir, truncate_to=int(payload["metrics_lines"]), enabled=main
-            )
-        else:
-            if (self.run_dir / "checkpoints" / "last.pt").exists():
-                raise UserError(
-                    f"{self.run_dir}: already holds a run; resume it with --resume or choose "
-                    "another --out"
-                )
-            if main:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(
-                    self.run_dir / "config.json", json.dumps(self.full_config, indent=2) + "\n"
-                )
-            torch.manual_seed(cfg.seed)
-            for hook in self.hooks:
-                if hasattr(hook, "start"):
-                    hook.start(self)
-            self._log = MetricsLog(self.run_dir, truncate_to=0, enabled=main)
-        if (self.run_dir / "final.json").exists() and resume:
-            return self._final_result()  # a finished run: nothing to train, nothing to log
-        self._log.open_tensorboard(enabled=cfg.tensorboard)
+        The process owns ``run_dir`` meanwhile (``mneme.train.rundir.own_run``). A fresh run
+        saves ``last.pt`` at step 0 before it logs anything, so every record has a checkpoint.
 
-        torch.set_num_threads(cfg.threads)
-        interrupted = self._train_epochs()
-        self._log.close()
-        if interrupted:
-            return FitResult(self.run_dir, steps=self.step, seconds=self.seconds, interrupted=True)
-        return self._finish()
+        Raises:
+            UserError: another process owns the run; ``resume`` without a checkpoint, or with a
+                damaged one or a history that does not match it; a fresh run in a directory that
+                holds one.
+            NonFiniteLossError: the loss, weights or metrics became NaN or infinite (``last.pt``
+                is kept as it was).
+        """
+        with own_run(self.run_dir, enabled=self.dist.is_main):
+            if resume:
+                finished = runstate.resume(self)
+                if finished is not None:
+                    return finished
+            else:
+                runstate.start(self)
+            torch.set_num_threads(self.config.threads)
+            try:
+                interrupted = self._train_epochs()
+            finally:
+                assert self._log is not None
+                self._log.close()
+            if interrupted:
+                return FitResult(self.run_dir, steps=self.step, seconds=self.seconds,
+                                 interrupted=True)
+            return self._finish()
 
     def _train_epochs(self) -> bool:
         cfg = self.config
@@ -319,11 +286,8 @@ class Trainer:
             # DDP the ranks' gradients are averaged, so each scales by the global batch.
             loss = loss * batch.size * self.dist.world_size
         if not math.isfinite(value):
-            raise NonFiniteLossError(
-                f"the training loss became {value} at step {self.step + 1} (epoch "
-                f"{self.epoch + 1}); {self.checkpoint_dir / 'last.pt'} still holds the last good "
-                "state (try a smaller train.lr or train.clip_norm)"
-            )
+            what = f"the training loss became {value} at step {self.step + 1}"
+            raise runstate.diverged(self, what)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip_value is not None:
@@ -351,6 +315,7 @@ class Trainer:
         if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
             valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, cfg.device)
             record.update({f"valid_{k}": v for k, v in valid.items()})
+            runstate.check_finite(self, f"validating after epoch {self.epoch}", valid)
             value = valid[self.selection_metric]
             self._last_valid = {f"valid_{self.selection_metric}": f"{value:.4g}"}
             # Ties go to the later epoch: equal validation error, more training.
@@ -364,6 +329,7 @@ class Trainer:
                 self.dist.barrier()
         for hook in self.hooks:
             hook.on_epoch_end(self, valid)
+        runstate.check_finite(self, f"after epoch {self.epoch}", record)
         assert self._log is not None
         self._log.write(record)
         return (
@@ -375,9 +341,10 @@ class Trainer:
     def _finish(self) -> FitResult:
         cfg = self.config
         best_path = self.checkpoint_dir / "best.pt"
-        best = load_checkpoint(best_path)
+        best = load_checkpoint(best_path, require=("model", "valid", "epoch"))
         self.model.load_state_dict(best["model"])
         test = evaluate(self.model, self.task, "test", cfg.eval_batch_size, cfg.device)
+        runstate.check_finite(self, "testing the best checkpoint", test)
         result = FitResult(
             self.run_dir,
             valid=dict(best["valid"]),
@@ -393,7 +360,3 @@ class Trainer:
             )
         self.dist.barrier()
         return result
-
-    def _final_result(self) -> FitResult:
-        data = json.loads((self.run_dir / "final.json").read_text())
-        return FitResult(self.run_dir, **data)

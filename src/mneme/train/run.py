@@ -21,13 +21,14 @@ from torch import nn
 
 from mneme import __version__, registry
 from mneme.config import TrainConfig
-from mneme.errors import UserError
+from mneme.errors import ConfigError, UserError
 from mneme.models.build import build_model as build_named_model
 from mneme.models.build import is_composed, model_entry
 from mneme.tasks.base import Task, check_splits, task_info
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
+from mneme.train.rundir import own_run, read_final, remove_stale_temp, resumable
 from mneme.validation import Validated
 
 
@@ -156,8 +157,7 @@ def _fit_one(
     distributed: Distributed | None = None,
 ) -> FitResult:
     if (run_dir / "final.json").exists():
-        data = json.loads((run_dir / "final.json").read_text())
-        return FitResult(run_dir, **data)
+        return read_final(run_dir)
     import torch
 
     torch.manual_seed(config.train.seed)
@@ -174,8 +174,7 @@ def _fit_one(
         callbacks=callbacks,
         distributed=distributed,
     )
-    resume = (run_dir / "checkpoints" / "last.pt").exists()
-    return trainer.fit(resume=resume)
+    return trainer.fit(resume=resumable(run_dir))
 
 
 def train_run(
@@ -198,10 +197,21 @@ def train_run(
     ``{"interrupted": True}`` when the user stopped training (resume with ``resume=True``).
 
     Raises:
-        UserError: ``run_dir`` already holds a run and ``resume`` is False; a bad config field.
+        UserError: ``run_dir`` already holds a run and ``resume`` is False; another process owns
+            it (``mneme.train.rundir.own_run``); a bad config field.
     """
     config.validate()
     run_dir = Path(run_dir)
+    dist = distributed or Distributed()
+    with own_run(run_dir, enabled=dist.is_main):
+        return _train_owned(config, run_dir, task, resume, progress and dist.is_main, callbacks,
+                            dist)
+
+
+def _train_owned(config: RunConfig, run_dir: Path, task: Task | None, resume: bool,
+                 progress: bool, callbacks: Iterable[Callable[[Trainer], None]],
+                 dist: Distributed) -> dict[str, Any]:
+    """``train_run`` while this process owns ``run_dir``."""
     if not resume and (run_dir / "config.json").exists():
         raise UserError(
             f"{run_dir}: already holds a run; resume it with --resume {run_dir} or choose "
@@ -210,9 +220,9 @@ def train_run(
     if resume and not (run_dir / "config.json").exists():
         raise UserError(f"{run_dir}: not a run directory (no config.json)")
     task = task if task is not None else build_task(config)
+    if dist.is_main:
+        remove_stale_temp(run_dir)
     repeats = config.train.repeats
-    dist = distributed or Distributed()
-    progress = progress and dist.is_main
     if repeats == 1:
         results = [
             _fit_one(
@@ -223,7 +233,6 @@ def train_run(
     else:
         if dist.world_size > 1:
             raise UserError("train.repeats > 1 is not supported with torchrun; use repeats 1")
-        run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config.to_json(), indent=2) + "\n")
         results, dirs = [], []
         for i in range(repeats):
@@ -269,7 +278,8 @@ def read_config(run_dir: Path) -> RunConfig:
     """The ``RunConfig`` stored in ``RUN/config.json``.
 
     Raises:
-        UserError: the directory or its config is missing or unreadable.
+        UserError: the directory or its config is missing or unreadable, or a value has the
+            wrong type or is out of range (named by file and field).
     """
     run_dir = Path(run_dir)
     path = run_dir / "config.json"
@@ -281,7 +291,12 @@ def read_config(run_dir: Path) -> RunConfig:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: corrupt run configuration ({exc})") from None
-    return RunConfig.from_json(data, str(path))
+    config = RunConfig.from_json(data, str(path))
+    try:  # values of the wrong type or out of range, named by field
+        config.validate()
+    except ConfigError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    return config
 
 
 def select_repeat(valid: list[dict[str, float]], metric: str) -> int:
@@ -297,9 +312,12 @@ def selected_dir(run_dir: Path) -> Path:
     summary = run_dir / "summary.json"
     if summary.is_file():
         try:
-            return run_dir / json.loads(summary.read_text())["selected"]
-        except (json.JSONDecodeError, KeyError):
+            selected = json.loads(summary.read_text(encoding="utf-8"))["selected"]
+            if not isinstance(selected, str):
+                raise TypeError(selected)
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             raise UserError(f"{summary}: corrupt summary") from None
+        return run_dir / selected
     repeats = sorted(run_dir.glob("repeat-*/checkpoints/best.pt"))
     if repeats:
         return repeats[-1].parent.parent

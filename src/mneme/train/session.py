@@ -37,13 +37,13 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 def export_safetensors(model: nn.Module, path: Path) -> None:
     """The best weights as ``model.safetensors`` for use outside mneme (``safetensors`` extra)."""
     try:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
     except ImportError:  # the optional extra is not installed
         return
+    from mneme.train.checkpoint import atomic_write_bytes
+
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    atomic_write_bytes(path, save(tensors))  # the same mode as the run's other files
 
 
 def plain(config: Any) -> dict[str, Any]:

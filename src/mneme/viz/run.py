@@ -79,7 +79,8 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
     of it per test example (``stack-{i}.png``, ``tape-{i}.png``). Returns the written paths.
 
     Raises:
-        UserError: not a run directory, or no metrics yet.
+        UserError: not a run directory, no metrics yet, a malformed metrics line (named by file
+            and line) or an unreadable checkpoint; nothing is written then.
     """
     import torch
 

@@ -1,0 +1,165 @@
+"""The trainer's state in and out of ``last.pt``: a fresh start, a checked resume, divergence.
+
+Kept apart from ``mneme.train.loop`` so that the loop reads as a loop. ``start`` and ``resume``
+run while the trainer owns its run directory (``mneme.train.rundir.own_run``); ``resume`` checks
+everything (the checkpoint's checksum and fit, the history against it, the new schedule) before it
+writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from mneme.errors import NonFiniteLossError, UserError
+from mneme.train.checkpoint import atomic_write_text, capture_rng, load_checkpoint, restore_rng
+from mneme.train.evaluate import FitResult
+from mneme.train.logging import MetricsLog
+from mneme.train.rundir import load_resume_point, read_final, remove_stale_temp
+from mneme.types import pack_state, unpack_state
+
+if TYPE_CHECKING:
+    from mneme.train.loop import Trainer
+
+__all__ = ["check_finite", "diverged", "payload", "restore", "resume", "start"]
+
+
+def payload(trainer: Trainer) -> dict[str, Any]:
+    """What ``last.pt`` holds: every state the run depends on, as tensors and plain values."""
+    return {
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "schedule": dict(trainer.schedule),
+        "hooks": [hook.state_dict() for hook in trainer.hooks],
+        "step": trainer.step,
+        "epoch": trainer.epoch,
+        "seconds": trainer.seconds,
+        "best": dict(trainer.best),
+        "epoch_sums": dict(trainer._epoch_sums),
+        "metrics_lines": trainer._log.lines if trainer._log else 0,
+        "config": trainer.full_config,
+        "rng": capture_rng(trainer.task_generator),
+        # Distributed: each rank's carried state is in its own file (see Trainer.save()).
+        "carry": pack_state(trainer._carry) if trainer.dist.world_size == 1 else None,
+        "carry_per_rank": trainer.dist.world_size > 1,
+    }
+
+
+def restore(trainer: Trainer, state: dict[str, Any], source: Path) -> None:
+    """Load ``state`` (read from ``source``) into ``trainer``.
+
+    Raises:
+        UserError: the checkpoint is of another model, optimiser or recipe (names ``source``).
+    """
+    try:
+        trainer.model.load_state_dict(state["model"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
+        for hook, hook_state in zip(trainer.hooks, state["hooks"], strict=True):
+            hook.load_state_dict(hook_state)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{source}: does not fit this run's model ({first})") from None
+    trainer.schedule = dict(state["schedule"])
+    trainer.step = int(state["step"])
+    trainer.epoch = int(state["epoch"])
+    trainer.seconds = float(state["seconds"])
+    trainer.best = dict(state["best"])
+    trainer._epoch_sums = dict(state.get("epoch_sums", {}))
+    restore_rng(state["rng"], trainer.task_generator)
+    trainer._carry = unpack_state(state.get("carry"))
+    if state.get("carry_per_rank"):
+        carry = load_checkpoint(trainer._carry_path(trainer.step), require=("carry",))
+        trainer._carry = unpack_state(carry["carry"])
+
+
+def start(trainer: Trainer) -> None:
+    """Begin a fresh run: ``config.json``, an empty log, and ``last.pt`` at step 0."""
+    cfg, main = trainer.config, trainer.dist.is_main
+    if (trainer.checkpoint_dir / "last.pt").exists():
+        raise UserError(
+            f"{trainer.run_dir}: already holds a run; resume it with --resume or choose another "
+            "--out"
+        )
+    if main:
+        remove_stale_temp(trainer.run_dir)
+        _write_config(trainer)
+    trainer.dist.barrier()  # the other ranks' carry files are written only after the cleanup
+    torch.manual_seed(cfg.seed)
+    for hook in trainer.hooks:
+        if hasattr(hook, "start"):
+            hook.start(trainer)
+    trainer._log = MetricsLog.start(trainer.run_dir, enabled=main, tensorboard=cfg.tensorboard)
+    trainer.save()
+
+
+def resume(trainer: Trainer) -> FitResult | None:
+    """Restore the last good checkpoint (``prev.pt`` when ``last.pt`` is damaged) and cut the log
+    back to it; the stored result of a finished run instead.
+
+    A ``train.lr`` other than the checkpoint's scales every rate of the schedule by new / old;
+    a larger ``train.epochs`` extends the budget.
+
+    Raises:
+        UserError: no checkpoint, a damaged or foreign one, a history that does not match it, or
+            ``train.epochs`` below the epochs trained. Nothing is written then.
+    """
+    cfg, main = trainer.config, trainer.dist.is_main
+    if (trainer.run_dir / "final.json").exists():
+        return read_final(trainer.run_dir)  # a finished run: nothing to train, nothing to log
+    source, state = load_resume_point(trainer.checkpoint_dir)
+    restore(trainer, state, source)
+    trainer.saved = (source, trainer.step)
+    if cfg.epochs < trainer.epoch:
+        raise UserError(f"train.epochs ({cfg.epochs}) is below the {trainer.epoch} epochs "
+                        f"{trainer.run_dir} has trained already")
+    config = state.get("config")
+    old = config.get("train", {}) if isinstance(config, dict) else {}
+    if isinstance(old.get("lr"), float) and old["lr"] != cfg.lr:
+        trainer.schedule["base_lr"] = float(trainer.schedule["base_lr"]) * cfg.lr / old["lr"]
+    trainer._log = MetricsLog.resume(
+        trainer.run_dir, lines=int(state.get("metrics_lines", 0)), epoch=trainer.epoch,
+        source=source, enabled=main, tensorboard=cfg.tensorboard,
+    )
+    if main:  # every check has passed: now the run may be written to
+        remove_stale_temp(trainer.run_dir)
+        if {**old, "progress": None} != {**trainer.full_config["train"], "progress": None}:
+            _write_config(trainer)
+    trainer.dist.barrier()
+    return None
+
+
+def _write_config(trainer: Trainer) -> None:
+    text = json.dumps(trainer.full_config, indent=2) + "\n"
+    atomic_write_text(trainer.run_dir / "config.json", text)
+
+
+def diverged(trainer: Trainer, what: str) -> NonFiniteLossError:
+    """The error for a run whose ``what`` became NaN or infinite; it names the checkpoint that is
+    left, if any, and how to go on from it."""
+    if trainer.saved is None or not trainer.saved[0].exists():
+        kept = "no checkpoint was saved (try a smaller train.lr or train.clip_norm)"
+    else:
+        path, step = trainer.saved
+        kept = (f"{path} (step {step}) is intact: resume from it with a smaller rate, mneme "
+                f"train --resume {trainer.run_dir} --train.lr {trainer.config.lr / 10:g} (or "
+                "set train.clip_norm)")
+    return NonFiniteLossError(f"{what} (epoch {trainer.epoch + 1}); {kept}")
+
+
+def check_finite(trainer: Trainer, what: str, values: Mapping[str, Any] | None = None) -> None:
+    """Raise ``diverged`` when a number in ``values`` (or, with None, a weight) is NaN or
+    infinite: such a state is never saved or logged."""
+    if values is None:
+        bad = next((n for n, p in trainer.model.state_dict().items()
+                    if p.is_floating_point() and not bool(torch.isfinite(p).all())), None)
+        if bad is not None:
+            raise diverged(trainer, f"{what}: the weight {bad} became NaN or infinite")
+        return
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise diverged(trainer, f"{what}: {key} became {value}")
