@@ -5,11 +5,18 @@ arXiv 2312.04927; ``mneme.tasks.mqar``) over every associative memory.
 The paper's figure 2 grid: (sequence length T, key-value pairs D) in ``MQAR_GRID`` x model width d
 in ``MQAR_WIDTHS``, vocabulary 8,192, queries placed by the power law a = 0.01, zeros between
 them (their figure 2 configs). Rows (``MQAR_CORES``): the Transformer (the self-attention core, 2
-layers, 1 head as theirs; RoPE positions where theirs are learned, which at our budget learned
-the shift-by-one far more slowly), fast weights (Ba et al. 2016), the delta-rule fast weight
-programmer (Schlag et al. 2021), the modern Hopfield core (Ramsauer et al. 2021), the LSTM, the
-NTM (128 x 20 memory) and the DNC (32 x 16, 4 reads): one layer each, width d (``hidden_size``,
-the NTM's and DNC's controller), token embedding of size d.
+layers, 1 head as theirs), fast weights (Ba et al. 2016), the delta-rule fast weight programmer
+(Schlag et al. 2021), the modern Hopfield core (Ramsauer et al. 2021), the LSTM, the NTM (128 x 20
+memory) and the DNC (32 x 16, 4 reads): one layer each, width d (``hidden_size``, the NTM's and
+DNC's controller), token embedding of size d, every model the matrix's composition (embedding,
+core, linear output layer over the V tokens at every step).
+
+Differences from the paper's models: its output layer is tied to the embedding, ours is not (one
+composition for every core); its attention blocks have no MLP and dropout 0.1, ours the core's
+pre-LN blocks with a 4d MLP and no dropout; its positions are learned, ours RoPE, since learned
+positions found the shift-by-one slowly at our budget (measured at T = 16, 2 pairs, V = 32:
+RoPE 100% after 200 steps at lr 1e-3; learned positions 64% after 1,000 steps at 3e-3 and 50%
+after 1,500 at 1e-2).
 
 Protocol: the matrix's (``mneme.bench.matrix.PROTOCOL``: Adam, clip 1, constant rate, the best
 validation checkpoint tested, 100 steps an epoch), fresh training sequences every step (the
@@ -21,7 +28,13 @@ rate of ``MQAR_LRS`` (theirs: 4 rates in 1e-4 - 1e-2); the report takes the rate
 validation accuracy and reports its test accuracy (3,000 test sequences, as theirs).
 
 Budget: ``MQAR_EPOCHS`` epochs of 100 steps (the paper: up to 64 epochs of 100,000 sequences,
-6.4M); see the suites' descriptions for the wall time.
+6.4M). Measured CPU time a step (batch 32, V = 8,192, one thread, on the loaded shared machine):
+0.24-0.50 s at T = 64, d = 64 (LSTM, Hopfield, Transformer, fast weights, delta rule, NTM, DNC;
+the output layer over 8,192 tokens at every step is most of it), 0.56-1.02 s at T = 128, d = 128,
+1.8-6.4 s at T = 256, d = 256 (LSTM, Transformer, delta rule). Summed over the suite: about
+150 CPU-s per step of every cell, 125 CPU-hours for 3,000 steps, so about 2.5-3 days with
+``--jobs 2`` on 2 cores, less where cells stop early: a GPU run. ``mqar-small`` (``SMALL``) is the
+CPU check.
 
 Legend: T sequence length, D key-value pairs, d model width, V vocabulary.
 """
@@ -70,7 +83,10 @@ SMALL = Plan(grid=MQAR_GRID[:2], widths=(64, 128), lrs=(3e-3,), epochs=10, vocab
 """``mqar-small``: the two smaller grid points, d = 64 and 128, one rate, 1,000 steps a cell at
 most, the cheap rows first; V = 256, the authors' own example (``zoology/experiments/examples/
 basic.py``), since at V = 8,192 the output layer alone costs ~0.2 CPU-s a step at T = 64 and
-nothing learns within a CPU budget (measured: the Transformer at 0% after 150 steps)."""
+nothing learns within a CPU budget (measured: the Transformer at 0% after 150 steps). Measured
+CPU time a step at V = 256: 0.01-0.17 s at T = 64, d = 64 (LSTM ... DNC), 0.03-0.55 s at
+T = 128, d = 128: about 3.9 CPU-s per step of all 28 cells, 1,000 steps about 65 CPU-minutes
+with the evaluations, so about 35 minutes with ``--jobs 2`` on 2 cores."""
 
 
 def column_key(seq_len: int, num_pairs: int, width: int) -> str:
@@ -114,14 +130,16 @@ MQAR_SUITES: dict[str, Suite] = {
         "Multi-query associative recall (Zoology, figure 2): T, D in (64, 4), (128, 8), "
         "(256, 16) x d in 64, 128, 256, V = 8,192; Transformer (2 layers), fast weights, delta "
         "rule, modern Hopfield, LSTM, NTM, DNC; best of lr 1e-3 and 3e-3; up to 3,000 steps of "
-        "32 a cell, stopping at 99% validation accuracy; about 2 CPU-days on 2 cores (a GPU run)",
+        "32 a cell, stopping at 99% validation accuracy; about 125 CPU-hours (2.5-3 days with "
+        "--jobs 2 on 2 cores)",
         lambda data_dir: mqar_cells(),
         report="mqar",
     ),
     "mqar-small": Suite(
         "mqar-small",
-        "MQAR, the CPU check: (64, 4) and (128, 8) x d in 64, 128, V = 8,192, the seven rows, "
-        "lr 3e-3, up to 600 steps of 32 a cell; about 30 minutes with --jobs 2 on 2 free cores",
+        "MQAR, the CPU check: (64, 4) and (128, 8) x d in 64, 128, V = 256 (the authors' own "
+        "example vocabulary), the seven rows, "
+        "lr 3e-3, up to 1,000 steps of 32 a cell; about 35 minutes with --jobs 2 on 2 cores",
         lambda data_dir: mqar_cells(SMALL),
         report="mqar",
     ),
