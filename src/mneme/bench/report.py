@@ -23,7 +23,10 @@ def write_reports(
     from mneme.bench.report_matrix import matrix_section
 
     train_seconds = sum(float(s["seconds"]) for _, s in finished)
+    count = len(finished)
     matrix = [(c, s) for c, s in finished if c.column is not None]
+    mqar = [(c, s) for c, s in matrix if c.task_name == "mqar"]
+    matrix = [(c, s) for c, s in matrix if c.task_name != "mqar"]
     finished = [(c, s) for c, s in finished if c.column is None]
     own = {"pointer": ("sort", "convex-hull", "tsp"), "lm": ("ptb", "chars")}
     pointer = [(c, s) for c, s in finished if c.task_name in own["pointer"]]
@@ -35,6 +38,12 @@ def write_reports(
     tables = []
     if matrix:
         text, table = matrix_section(matrix, out)
+        notes += [text, ""]
+        tables.append(table)
+    if mqar:
+        from mneme.bench.report_mqar import mqar_section
+
+        text, table = mqar_section(mqar, out)
         notes += [text, ""]
         tables.append(table)
     if rest:
@@ -60,7 +69,7 @@ def write_reports(
         notes += [text, ""]
         tables.append(table)
     notes += [
-        f"{len(finished) + len(matrix)} cells; training time {train_seconds:.0f} s summed over "
+        f"{count} cells; training time {train_seconds:.0f} s summed over "
         f"cells, {seconds:.0f} s wall clock for this invocation.",
         "",
     ]

@@ -16,6 +16,7 @@ from mneme.bench import lengths
 from mneme.bench.algorithmic_cells import ALGORITHMIC_PLAN, algorithmic_cells
 from mneme.bench.cells import Cell, Suite, recipe_cell
 from mneme.bench.dnc_cells import DNC_SUITES
+from mneme.bench.mqar_cells import MQAR_SUITES
 from mneme.errors import UserError
 
 
@@ -373,6 +374,7 @@ SUITES["matrix"] = Suite(
 SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
                               lambda data_dir: lengths.transformer_cells(), "matrix")
 SUITES.update(DNC_SUITES)
+SUITES.update(MQAR_SUITES)
 
 
 def get_suite(name: str) -> Suite:
