@@ -1,6 +1,7 @@
 """Suite reports: Markdown tables with the published numbers beside ours, and plots.
 
-Matrix cells (``cell.column`` set) go to ``report_matrix``; every other cell goes to the family
+Matrix cells (``cell.column`` set) go to ``report_matrix``, Chomsky-hierarchy cells to
+``report_chomsky`` (scores merged over learning rates); every other cell goes to the family
 report (``report_family``: one table code path driven by ``TaskInfo``), except the families whose
 report is still its own module (pointer networks, language models, sequence to sequence).
 """
@@ -24,7 +25,8 @@ def write_reports(
 
     train_seconds = sum(float(s["seconds"]) for _, s in finished)
     matrix = [(c, s) for c, s in finished if c.column is not None]
-    finished = [(c, s) for c, s in finished if c.column is None]
+    chomsky = [(c, s) for c, s in finished if c.task_name.startswith("chomsky-")]
+    finished = [(c, s) for c, s in finished if c.column is None and (c, s) not in chomsky]
     own = {"pointer": ("sort", "convex-hull", "tsp"), "lm": ("ptb", "chars")}
     pointer = [(c, s) for c, s in finished if c.task_name in own["pointer"]]
     language = [(c, s) for c, s in finished if c.task_name in own["lm"]]
@@ -35,6 +37,12 @@ def write_reports(
     tables = []
     if matrix:
         text, table = matrix_section(matrix, out)
+        notes += [text, ""]
+        tables.append(table)
+    if chomsky:
+        from mneme.bench.report_chomsky import chomsky_section
+
+        text, table = chomsky_section(chomsky, out)
         notes += [text, ""]
         tables.append(table)
     if rest:
@@ -60,7 +68,8 @@ def write_reports(
         notes += [text, ""]
         tables.append(table)
     notes += [
-        f"{len(finished) + len(matrix)} cells; training time {train_seconds:.0f} s summed over "
+        f"{len(finished) + len(matrix) + len(chomsky)} cells; training time "
+        f"{train_seconds:.0f} s summed over "
         f"cells, {seconds:.0f} s wall clock for this invocation.",
         "",
     ]
