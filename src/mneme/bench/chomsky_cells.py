@@ -114,7 +114,8 @@ CHOMSKY_SUITES: dict[str, Suite] = {
         "Neural Networks and the Chomsky Hierarchy (Delétang et al. 2023): 10 memories (tanh "
         "RNN, LSTM, Stack RNN, Tape RNN, Transformer encoder; NTM, DNC, fast weights, delta "
         "rule, Hopfield) x 15 tasks, trained on lengths 1-40 and scored on 41-500; "
-        f"{FULL.text()}; estimated 6-7 hours with --jobs 2 on 2 free cores",
+        f"{FULL.text()}; estimated 4-5 hours with --jobs 2 (extrapolated from 200-step cells "
+        "on the loaded shared machine; the Transformer costs most)",
         lambda data_dir: chomsky_cells(FULL),
         report="chomsky",
     ),
@@ -122,7 +123,7 @@ CHOMSKY_SUITES: dict[str, Suite] = {
         "chomsky-small",
         "The Chomsky-hierarchy suite's small variant: the paper's 5 models x 6 tasks (parity, "
         "cycle navigation, stack manipulation, reverse, duplicate, odds first); "
-        f"{SMALL.text()}; estimated 40 minutes with --jobs 2 on 2 free cores",
+        f"{SMALL.text()}; estimated 40-45 minutes with --jobs 2",
         lambda data_dir: chomsky_cells(SMALL, PAPER_GROUPS, SMALL_TASKS),
         report="chomsky",
     ),
