@@ -1,7 +1,7 @@
 """What the 15 Chomsky-hierarchy tasks share: the layout, the protocol, the loss and the score.
 
 Delétang et al. 2023, "Neural Networks and the Chomsky Hierarchy" (ICLR; arXiv 2207.02098),
-section 3 and appendix B, as DeepMind's released code runs them
+section 3 and the appendix's task descriptions, as DeepMind's released code runs them
 (``google-deepmind/neural_networks_chomsky_hierarchy``: ``experiments/utils.py``
 ``make_model_with_empty_targets``, ``training.py``, ``range_evaluation.py``, ``example.py``).
 

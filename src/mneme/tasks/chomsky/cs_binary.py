@@ -1,11 +1,13 @@
-"""The context-sensitive binary-number tasks of the Chomsky hierarchy benchmark (Delétang et
-al. 2023, appendix B.3; DeepMind's ``tasks/cs/binary_addition.py``, ``binary_multiplication.py``,
-``compute_sqrt.py``): Binary Addition, Binary Multiplication and Compute Sqrt.
+"""The context-sensitive binary-number tasks of the Chomsky hierarchy benchmark (Delétang et al.
+2023, the appendix's task descriptions; DeepMind's ``tasks/cs/binary_addition.py``,
+``binary_multiplication.py``, ``compute_sqrt.py``): Binary Addition, Binary Multiplication and
+Compute Sqrt.
 
 Numbers are Python integers (they reach 2^500) drawn from a ``random.Random`` seeded by the
 passed generator (``base.python_random``), as the code draws them with Python's ``random``.
 Addition and multiplication are little-endian (least significant bit first) in the code, Compute
-Sqrt big-endian; the paper's appendix does not state the order. Results end with the termination
+Sqrt big-endian (issue 17 lists the order among the code-vs-paper differences); the code's is
+followed. Results end with the termination
 token 2 and are padded with 0; accuracy counts the slots up to the termination token.
 
 Legend: B batch, n input length.

@@ -1,7 +1,7 @@
-"""The context-sensitive string tasks of the Chomsky hierarchy benchmark (Delétang et al. 2023,
-appendix B.3; DeepMind's ``tasks/cs/*.py``): Duplicate String, Missing Duplicate, Odds First and
-Bucket Sort. A linear bounded automaton (a bounded tape) solves each. The binary-number tasks
-are in ``mneme.tasks.chomsky.cs_binary``.
+"""The context-sensitive string tasks of the Chomsky hierarchy benchmark (Delétang et al. 2023, the
+appendix's task descriptions; DeepMind's ``tasks/cs/*.py``): Duplicate String, Missing
+Duplicate, Odds First and Bucket Sort. A linear bounded automaton (a bounded tape) solves each.
+The binary-number tasks are in ``mneme.tasks.chomsky.cs_binary``.
 
 Where the paper's text and the released code differ, the code is followed (the paper's numbers
 come from it) and both versions are given in the class's docstring.
@@ -67,8 +67,8 @@ class OddsFirst(_StringTask):
     positions (n slots).
 
     Code (followed): the 0-based odd positions first, ``s[1::2]`` then ``s[0::2]``, i.e.
-    s_2 s_4 ... s_1 s_3 ... in 1-based terms: ``00110101`` -> ``0111 0100``. Paper (appendix
-    B.3) and the code's docstring: s_1 s_3 s_5 ... s_2 s_4 ... (``00110101`` -> ``0100 0111``).
+    s_2 s_4 ... s_1 s_3 ... in 1-based terms: ``00110101`` -> ``0111 0100``. The paper and the
+    code's docstring: s_1 s_3 s_5 ... s_2 s_4 ... (``00110101`` -> ``0100 0111``).
     """
 
     name, level = "odds-first", "cs"
@@ -109,8 +109,7 @@ class MissingDuplicate(ChomskyTask):
 
     Code (followed): the hidden position is uniform over the 2 (n // 2) symbols of ``ww``; an
     odd n ends with the padding symbol 3; at n = 1 the input is ``1`` and the class 1 (4 input
-    symbols). Examples: ``01100210`` -> 1, ``1011213`` -> 0. The paper's appendix B.3 describes
-    the same task (without the odd-length padding).
+    symbols). Examples: ``01100210`` -> 1, ``1011213`` -> 0.
     """
 
     name, level = "missing-duplicate", "cs"

@@ -1,6 +1,7 @@
-"""The deterministic context-free tasks of the Chomsky hierarchy benchmark (Delétang et al.
-2023, appendix B.2; DeepMind's ``tasks/dcf/*.py``): Stack Manipulation, Reverse String, Modular
-Arithmetic (with brackets) and Solve Equation. A deterministic pushdown automaton solves each.
+"""The deterministic context-free tasks of the Chomsky hierarchy benchmark (Delétang et al. 2023,
+the appendix's task descriptions; DeepMind's ``tasks/dcf/*.py``): Stack Manipulation, Reverse
+String, Modular Arithmetic (with brackets) and Solve Equation. A deterministic pushdown
+automaton solves each.
 
 Where the paper's text and the released code differ, the code is followed (the paper's numbers
 come from it) and both versions are given in the class's docstring. The two grammar tasks draw
@@ -60,9 +61,9 @@ class StackManipulation(ChomskyTask):
     0 to n + 1 slots. Accuracy counts the slots up to the termination token; the loss all.
 
     Code (followed): the initial stack's size is uniform in 1..n-1, its bits uniform, the n -
-    size actions uniform over the three; at n = 1 the input is one bit, output ``bit 2``. Example:
-    ``0 1 1 0 PUSH1 POP POP`` -> ``1 1 0 2 0 0 0 0``. The paper's appendix B.2 describes the same
-    task (its example writes the stack without the termination token and padding).
+    size actions uniform over the three; at n = 1 the input is one bit, output ``bit 2``. Examples:
+    ``0 1 1 0 PUSH1 POP POP`` -> ``1 1 0 2 0 0 0 0``; ``1 1 0 POP POP POP`` -> ``2 0 0 0 0 0 0``
+    (n + 1 = 7 slots; the code's docstring shows 8).
     """
 
     name, level = "stack-manipulation", "dcf"
@@ -157,7 +158,7 @@ class ModularArithmeticBrackets(ChomskyTask):
 
     Code (followed): the grammar of ``bracket_expression``; symbols ``0-4 + - * ( ) x`` (11
     ids; ``x`` unused); ``mult=True`` as the code's ``TASK_BUILDERS`` build it (the task
-    class's own default is ``mult=False``). The paper's appendix B.2 describes the same task.
+    class's own default is ``mult=False``).
     """
 
     name, level = "modular-arithmetic-brackets", "dcf"
@@ -194,8 +195,8 @@ class SolveEquation(ChomskyTask):
     Code (followed): the expression (n - 2 symbols) is ``bracket_expression`` without ``*`` (so
     the solution is unique), the hidden digit is the first digit at or after a position uniform
     in the expression (cyclically); symbols ``0-4 + - ( ) x =`` (11 ids); below n = 3 the input
-    is all ``0`` and the class 0. The paper's appendix B.2 describes the equations as
-    Modular Arithmetic (brackets)'s, which has ``*``; the code has none.
+    is all ``0`` and the class 0. The paper's description includes ``*`` (issue 17 lists this
+    among the code-vs-paper differences); the code has none.
     """
 
     name, level = "solve-equation", "dcf"

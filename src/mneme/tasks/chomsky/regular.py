@@ -1,7 +1,7 @@
-"""The regular tasks of the Chomsky hierarchy benchmark (Delétang et al. 2023, section 3 and
-appendix B.1; DeepMind's ``tasks/regular/*.py``): Even Pairs, Modular Arithmetic (simple),
-Parity Check and Cycle Navigation. One output token each (a class); a finite-state automaton
-solves every one of them.
+"""The regular tasks of the Chomsky hierarchy benchmark (Delétang et al. 2023, section 3 and the
+appendix's task descriptions; DeepMind's ``tasks/regular/*.py``): Even Pairs, Modular Arithmetic
+(simple), Parity Check and Cycle Navigation. One output token each (a class); a finite-state
+automaton solves every one of them.
 
 Where the paper's text and the released code differ, the code is followed (the paper's numbers
 come from it) and both versions are given in the class's docstring.
@@ -57,8 +57,9 @@ class EvenPairs(ChomskyTask):
 class ParityCheck(ChomskyTask):
     """Parity Check: a binary string; class 0 when its number of 1s is even, else 1.
 
-    Code: class 0 = even (``01111`` -> 0, ``1010100`` -> 1). The paper's appendix phrases the
-    task as "is the number of b's even", which reads as class 1 = even; the code's ids are used.
+    Code (followed): class 0 = even (``01111`` -> 0, ``1010100`` -> 1). The paper's description
+    assigns the classes otherwise (issue 17 lists the class ids among the code-vs-paper
+    differences); the code's ids are used.
     """
 
     name, level = "parity-check", "regular"
@@ -86,9 +87,10 @@ class CycleNavigation(ChomskyTask):
     """Cycle Navigation: a string of moves on a cycle of 5 states from state 0; the class is
     the final state.
 
-    Code: move ids 0 = -1 (left), 1 = stay, 2 = +1 (right), the final state ``sum(id - 1) mod
-    5``. Paper (appendix B.1): the actions are STAY, +1 and -1 (listed as 0, +1, -1: its
-    examples, e.g. ``1 -1 0 -1 -1`` -> class 3, name moves by value, not by id).
+    Code (followed): move ids 0 = -1 (left), 1 = stay, 2 = +1 (right), the final state
+    ``sum(id - 1) mod 5``. The paper numbers the actions otherwise (STAY, +1, -1; issue 17 lists
+    the ids among the code-vs-paper differences); the code's docstring examples name moves by
+    value, not id: ``1 -1 0 -1 -1`` -> class 3, ``1 1 1 -1`` -> class 2.
     """
 
     name, level = "cycle-navigation", "regular"
@@ -138,7 +140,7 @@ class ModularArithmetic(ChomskyTask):
     Code (followed): an even length n becomes n - 1 (the expression must have odd length; a
     test at length 50 reads 49 symbols); the input alphabet has 9 symbols, the digits, ``+ - *``
     and an unused blank ``_``. Examples: ``1 + 2 * 3`` -> 2, ``1 - 1 - 1`` -> 4, ``0 * 1 + 4 * 3
-    - 2`` -> 0. The paper's appendix describes the same expressions without the length rule.
+    - 2`` -> 0. The paper describes the same expressions without the length rule.
     """
 
     name, level = "modular-arithmetic", "regular"
