@@ -1,6 +1,7 @@
 """Suite reports: Markdown tables with the published numbers beside ours, and plots.
 
-Matrix cells (``cell.column`` set) go to ``report_matrix``; every other cell goes to the family
+Matrix cells (``cell.column`` set) go to ``report_matrix``, Chomsky-hierarchy cells to
+``report_chomsky`` (scores merged over learning rates); every other cell goes to the family
 report (``report_family``: one table code path driven by ``TaskInfo``), except the families whose
 report is still its own module (pointer networks, language models, sequence to sequence).
 """
@@ -27,7 +28,8 @@ def write_reports(
     matrix = [(c, s) for c, s in finished if c.column is not None]
     mqar = [(c, s) for c, s in matrix if c.task_name == "mqar"]
     matrix = [(c, s) for c, s in matrix if c.task_name != "mqar"]
-    finished = [(c, s) for c, s in finished if c.column is None]
+    chomsky = [(c, s) for c, s in finished if c.task_name.startswith("chomsky-")]
+    finished = [(c, s) for c, s in finished if c.column is None and (c, s) not in chomsky]
     own = {"pointer": ("sort", "convex-hull", "tsp"), "lm": ("ptb", "chars")}
     pointer = [(c, s) for c, s in finished if c.task_name in own["pointer"]]
     language = [(c, s) for c, s in finished if c.task_name in own["lm"]]
@@ -44,6 +46,12 @@ def write_reports(
         from mneme.bench.report_mqar import mqar_section
 
         text, table = mqar_section(mqar, out)
+        notes += [text, ""]
+        tables.append(table)
+    if chomsky:
+        from mneme.bench.report_chomsky import chomsky_section
+
+        text, table = chomsky_section(chomsky, out)
         notes += [text, ""]
         tables.append(table)
     if rest:

@@ -15,6 +15,7 @@ from typing import Any
 from mneme.bench import lengths
 from mneme.bench.algorithmic_cells import ALGORITHMIC_PLAN, algorithmic_cells
 from mneme.bench.cells import Cell, Suite, recipe_cell
+from mneme.bench.chomsky_cells import CHOMSKY_SUITES
 from mneme.bench.dnc_cells import DNC_SUITES
 from mneme.bench.mqar_cells import MQAR_SUITES
 from mneme.errors import UserError
@@ -377,6 +378,7 @@ SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
                               lambda data_dir: lengths.transformer_cells(), "matrix")
 SUITES.update(DNC_SUITES)
 SUITES.update(MQAR_SUITES)
+SUITES.update(CHOMSKY_SUITES)
 
 
 def get_suite(name: str) -> Suite:

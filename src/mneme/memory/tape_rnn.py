@@ -21,10 +21,11 @@ are the code's: LEFT rolls the tape by -1 (the head then reads what was cell 1).
 **L, the jump length.** The code keeps the input length L (the input part of the sequence,
 before the empty output tokens) in the core's state, set once per batch by ``initial_state``.
 A mneme core streams and is never told where the input ends, so L is state too:
-``TapeState.jump_length`` ``(B,)``, one L per example, which ``initial_state`` fills with the
-config's ``jump_length``. A runner that knows each example's input length replaces it
-(``dataclasses.replace(core.initial_state(B), jump_length=lengths)``). The default 0 makes both
-jumps equal to STAY: with no L given, the core is a three-move tape RNN.
+``TapeState.jump_length`` ``(B,)``, one L per example, which ``initial_state`` fills from its
+``input_length`` argument when given (the composed model passes the task's per-example input
+lengths: ``mneme.models.sequence``, the Chomsky tasks), else with the config's ``jump_length``.
+The default 0 makes both jumps equal to STAY: with no L given, the core is a three-move tape
+RNN.
 
 The tape starts at 0 (as in the code). The core's output is h(t) alone; the code's model adds
 ReLU then a linear layer, the composed model adds the linear head only (``head_size`` gives a
@@ -163,8 +164,10 @@ class TapeRNN(nn.Module):
         self.write_mlp = nn.Sequential(*layers, nn.Linear(width, k * c))
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None,
-                      dtype: torch.dtype | None = None) -> TapeState:
-        """h = 0, tapes of zeros, L = ``config.jump_length`` for every example."""
+                      dtype: torch.dtype | None = None, *, input_length: Tensor | None = None
+                      ) -> TapeState:
+        """h = 0, tapes of zeros, L = ``input_length`` ``(B,)`` (each example's input length,
+        the code's L) or ``config.jump_length`` for every example."""
         p = self.input_weight.weight
         device, dtype = device or p.device, dtype or p.dtype
         cfg = self.config
@@ -172,7 +175,8 @@ class TapeRNN(nn.Module):
             torch.zeros(batch_size, cfg.hidden_size, device=device, dtype=dtype),
             torch.zeros(batch_size, cfg.num_tapes, cfg.tape_size, cfg.cell_size, device=device,
                         dtype=dtype),
-            torch.full((batch_size,), cfg.jump_length, device=device, dtype=torch.long))
+            torch.full((batch_size,), cfg.jump_length, device=device, dtype=torch.long)
+            if input_length is None else input_length.to(device=device, dtype=torch.long))
 
     def actions(self, hidden: Tensor) -> Tensor:
         """a(t) ``(B, K, 5)`` from h(t): softmax, or one-hot by argmax when rounding in eval."""

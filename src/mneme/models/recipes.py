@@ -240,6 +240,23 @@ def _counting(task: str, model: str, task_config: Any, model_config: Any
         lr_schedule="constant", clip_norm=15.0, eval_batch_size=512)
 
 
+def _chomsky(task: str, model: str, task_config: Any, model_config: Any
+             ) -> tuple[Any, TrainConfig]:
+    # Deletang et al. 2023, section 4 and appendix; the released code's example.py and
+    # models/: one stack or tape of 8-wide cells read at the top only, a 5-block encoder of
+    # width 64 (8 heads, dropout 0.1) with relative positions (the paper takes the best of
+    # five encodings); 1M steps of 128, lr 3e-4 of the paper's grid {1e-4, 3e-4, 5e-4}
+    if model == "self-attention":
+        model_config = _set(model_config, hidden_size=64, num_layers=5, num_heads=8,
+                            dropout=0.1, causal=False, position="relative")
+    else:  # the code's stack of 30 and tape of 40 cells
+        model_config = _set(model_config, _size_field(model), 256, num_stacks=1, num_tapes=1,
+                            cell_size=8, read_top=1, stack_depth=30, tape_size=40)
+    return model_config, TrainConfig(
+        epochs=1000, epoch_steps=1000, batch_size=128, optimizer="adam", lr=3e-4,
+        lr_schedule="constant", clip_norm=1.0, eval_batch_size=32)
+
+
 def _lm(task: str, model: str, task_config: Any, model_config: Any) -> tuple[Any, TrainConfig]:
     return lm_recipe(task, model, task_config, model_config)
 
@@ -271,6 +288,8 @@ RECIPES: tuple[Recipe, ...] = (
            "script_tasks.sh (Stack RNN 40+10, depth 2, recurrence through the stacks; 40 units "
            "for the RNN and LSTM); SGD on batches of 32 at lr 1.0, ours (the code: online SGD "
            "0.1)"),
+    Recipe("chomsky", "*", _chomsky, "Delétang et al. 2023, section 4 (Adam, batch 128, clip 1, "
+           "H 256, cell 8, Transformer 5 x 64); DeepMind's released code"),
     Recipe("lm", "rnn-lm", _lm, "Zaremba et al. 2014 (PTB small); char-rnn (characters)"),
     Recipe("lm", "ngram", _lm, "Bengio et al. 2003 (n = 5, m = 100, h = 200); Adam 2e-3"),
 )

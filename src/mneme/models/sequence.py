@@ -4,7 +4,10 @@ The matrix's composition (DESIGN.md, "The idea: a matrix"): a model is built for
 pair from what the task declares (``TaskInfo``) and nothing written for the pair.
 
 - **Input adapter**: ``tokens`` -> ``nn.Embedding(V, E)``; ``features`` -> the features as they
-  are (the NTM paper's networks read the bits directly); ``structured`` inputs with a token view
+  are (the NTM paper's networks read the bits directly), given as a tensor or as ``{"features":
+  (B, T, D), "input_length": (B,)}`` (the Chomsky tasks: the input's length before the empty
+  output steps, passed to a core whose ``initial_state`` takes ``input_length``, the Tape RNN's
+  jump); ``structured`` inputs with a token view
   (bAbI: story then question as one word sequence, Weston et al. 2015's LSTM baseline) ->
   ``info.to_sequence`` then the embedding.
 - **Core**: any registered core (``mneme.registry.CORES``), reading ``(B, T, D)``.
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -86,6 +91,9 @@ class SequenceModel(nn.Module):
         if info.outputs == "real":
             last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
             nn.init.constant_(last.bias, output_bias)  # type: ignore[arg-type]
+        initial_state = getattr(core, "initial_state", None)
+        self.takes_input_length = callable(initial_state) and "input_length" in inspect.signature(
+            initial_state).parameters
         self.stochastic = bool(getattr(core, "stochastic", False))
         self.baseline = nn.Linear(hidden, 1) if self.stochastic else None
 
@@ -94,7 +102,13 @@ class SequenceModel(nn.Module):
         if self.info.inputs == "structured":
             assert self.info.to_sequence is not None
             inputs, lengths = self.info.to_sequence(inputs)
+        input_length = None
+        if isinstance(inputs, Mapping):  # features with the input's length (module docstring)
+            inputs, input_length = inputs["features"], inputs.get("input_length")
         x = self.embedding(inputs) if self.embedding is not None else inputs  # (B, T, D_in)
+        if state is None and input_length is not None and self.takes_input_length:
+            state = self.core.initial_state(x.shape[0], x.device, x.dtype,  # type: ignore[operator]
+                                            input_length=input_length)
         out: Any = self.core(x, state, trace=True) if trace else self.core(x, state)
         y, new_state = out[0], out[1]  # (B, T, H)
         core_trace = out[2] if trace and len(out) > 2 else None

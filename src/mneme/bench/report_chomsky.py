@@ -1,0 +1,170 @@
+"""The Chomsky-hierarchy report: ours beside Delétang et al. 2023's Table 2, a heatmap and
+accuracy against length.
+
+Cells (``mneme.bench.chomsky_cells``) are read through the family report's entries
+(``report_family.family_entries``: each repeat's test metric and per-length metrics) and merged
+per (model, task) over learning rates and seeds. A score is the per-token accuracy averaged over
+the test lengths (``mneme.tasks.chomsky.base``); the table gives the **maximum** over seeds and
+learning rates (the paper's statistic) and the median (which the paper does not give); **bold**
+when the maximum is solved (>= 90%). The budget the cells ran at is printed from their configs.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mneme.bench.anchors_chomsky import CHOMSKY, CHOMSKY_SOURCE
+from mneme.bench.cells import Cell
+from mneme.bench.report_family import FamilyEntry, family_entries
+
+__all__ = ["ChomskyEntry", "chomsky_entries", "chomsky_section"]
+
+SOLVED = 0.90
+LENGTH_FIGURE_TASKS = ("reverse-string", "duplicate-string")
+
+
+@dataclass(frozen=True)
+class ChomskyEntry:
+    """One (model, task): every run's score (accuracy, a fraction), and per test length every
+    run's accuracy. ``column`` and ``generalisation`` (as errors) let the family report's
+    generalisation figure draw it."""
+
+    group: str
+    column: str
+    info: Any
+    scores: tuple[float, ...]
+    by_length: dict[int, tuple[float, ...]]
+
+    @property
+    def best(self) -> float:
+        return max(self.scores)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.scores)
+
+    @property
+    def solved(self) -> bool:
+        return self.best >= SOLVED
+
+    @property
+    def generalisation(self) -> dict[str, tuple[float, ...]]:
+        return {f"len{n}": tuple(1 - a for a in v) for n, v in self.by_length.items()}
+
+
+def chomsky_entries(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path | None
+                    ) -> list[ChomskyEntry]:
+    """One entry per (group, task), merging the cells of every learning rate."""
+    merged: dict[tuple[str, str], list[FamilyEntry]] = {}
+    for e in family_entries(finished, out):
+        merged.setdefault((e.group, e.cell.task_name.removeprefix("chomsky-")), []).append(e)
+    entries = []
+    for (group, task), parts in merged.items():
+        by_length: dict[int, tuple[float, ...]] = {}
+        for part in parts:
+            for key, errors in part.generalisation.items():
+                n = int(re.sub(r"\D", "", key))
+                by_length[n] = by_length.get(n, ()) + tuple(1 - v for v in errors)
+        scores = tuple(1 - v for part in parts for v in part.values)
+        if scores:
+            entries.append(ChomskyEntry(group, task, parts[0].info, scores,
+                                        dict(sorted(by_length.items()))))
+    return entries
+
+
+def _budget(cells: Sequence[Cell]) -> list[str]:
+    """What the cells ran at, from their configs (one line per distinct setting)."""
+    seen = []
+    for cell in cells:
+        t = cell.train
+        width = getattr(cell.model, "hidden_size", None) or getattr(
+            cell.model, "controller_size", None)
+        line = (f"- {cell.group}: {t.epochs * t.epoch_steps:,} steps of {t.batch_size} "
+                f"({t.epochs * t.epoch_steps * t.batch_size:,} strings), width {width}, Adam lr "
+                f"{t.lr:g}, clip {t.clip_norm:g}, {t.repeats} seed(s), "
+                f"{getattr(cell.task, 'test_size', '?')} test strings a length")
+        if line not in seen:
+            seen.append(line)
+    return seen
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def chomsky_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
+                    ) -> tuple[str, str]:
+    """The report's Markdown and the terminal table; draws ``OUT/plots/chomsky-heatmap.png``
+    and ``OUT/plots/chomsky-length.png`` (with SVGs)."""
+    from mneme.tasks.chomsky import LEVELS, TASKS
+
+    entries = chomsky_entries(finished, out)
+    if not entries:
+        return "", ""
+    grid = {(e.group, e.column): e for e in entries}
+    groups = list(dict.fromkeys(e.group for e in entries))
+    tasks = [t for t in TASKS if any(e.column == t for e in entries)]
+    paper_groups = [g for g in groups if any(g in CHOMSKY.get(t, {}) for t in tasks)]
+    head = ["level", "task"]
+    for g in groups:
+        head += [f"{g} ours: max (median)", f"{g} paper"] if g in paper_groups else \
+            [f"{g} ours: max (median)"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task in tasks:
+        row = [LEVELS[TASKS[task].level], task]
+        for g in groups:
+            e = grid.get((g, task))
+            text = "" if e is None else (
+                f"{'**' if e.solved else ''}{_pct(e.best)}{'**' if e.solved else ''}"
+                + (f" ({_pct(e.median)})" if len(e.scores) > 1 else ""))
+            row.append(text)
+            if g in paper_groups:
+                value = CHOMSKY.get(task, {}).get(g)
+                row.append("" if value is None else f"{value:.1f}")
+        rows.append("| " + " | ".join(row) + " |")
+    table = "\n".join(rows)
+    solved = [f"- **{g}**: " + (", ".join(t for t in tasks if (g, t) in grid
+                                          and grid[(g, t)].solved) or "none") for g in groups]
+    plots = _plots(entries, groups, tasks, out)
+    text = "\n".join([
+        "## Neural Networks and the Chomsky Hierarchy", "",
+        "Score: per-token accuracy (%) averaged over the test lengths "
+        f"({', '.join(str(n) for n in next(iter(entries)).by_length) or 'n/a'}), trained on "
+        "lengths 1-40; ours is the maximum over seeds and learning rates (as the paper) with the "
+        f"median in brackets; **bold**: solved (>= {100 * SOLVED:.0f}%). Paper: "
+        f"{CHOMSKY_SOURCE} (max over 10 seeds x 3 learning rates, 1M steps of 128); empty paper "
+        "cells were not checked against the paper and are left out.", "",
+        table, "", "Solved (max over runs):", *solved, "",
+        "Budget (the paper: 1,000,000 steps of 128, width 256):", *_budget([c for c, _ in
+                                                                            finished]), "",
+        "Plots: the heatmap (`plots/chomsky-heatmap.png`) and, for Reverse String and Duplicate "
+        "String, the test error (100 - accuracy, median over runs) against length "
+        "(`plots/chomsky-length.png`); SVGs beside them.",
+        *(f"- `plots/{p.name}`" for p in plots), ""])
+    return text, "\n".join([table, "", "Solved (max over runs):", *solved])
+
+
+def _plots(entries: list[ChomskyEntry], groups: list[str], tasks: list[str], out: Path
+           ) -> list[Path]:
+    from mneme.viz.heatmap import plot_heatmap
+    from mneme.viz.report import plot_generalisation
+
+    grid = {(e.group, e.column): e for e in entries}
+    values = [[100 * grid[(g, t)].best if (g, t) in grid else None for t in tasks]
+              for g in groups]
+    marks = [[(g, t) in grid and grid[(g, t)].solved for t in tasks] for g in groups]
+    paths = [plot_heatmap(values, groups, tasks, marks, out / "plots" / "chomsky-heatmap.png",
+                          title="Chomsky hierarchy: score (%), max over runs; boxed: solved",
+                          label="accuracy (%)", vmin=0.0, vmax=100.0)]
+    shown = [t for t in LENGTH_FIGURE_TASKS if t in tasks]
+    if any(grid[k].by_length for k in grid if k[1] in shown):
+        paths.append(plot_generalisation(
+            [e for e in entries if e.column in shown], groups, shown, lambda g: g,
+            lambda s: ("length", int(s.removeprefix("len"))),
+            out / "plots" / "chomsky-length.png"))
+    return paths
