@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import torch
 
-from mneme.commands.parsing import RunDir, check_run_given, parse
+from mneme.commands.parsing import RunDir, check_run_given, env_data_dirs, parse
 from mneme.errors import UserError
 from mneme.viz.heatmaps import plot_attention
 
@@ -29,7 +29,8 @@ class AskArgs:
     plot: str | None = None
     """Also save each attention heatmap to this PNG."""
     data_dir: str | None = None
-    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+    """Dataset root holding babi/; only read by runs without vocab.json (None: $MNEME_DATA,
+    then the recorded one)."""
 
 
 def run(args: AskArgs) -> int:
@@ -102,7 +103,8 @@ def ask_loop(
     """
     from mneme.train.run import load_run
 
-    _, task, model = load_run(Path(run_dir), overrides=overrides)
+    _, task, model = load_run(Path(run_dir), overrides=overrides, data_dirs=env_data_dirs(),
+                              need_data=False)
     if not hasattr(task, "encode_story"):
         raise UserError(f"{run_dir}: ask needs a question-answering run (bAbI)")
     interactive = stdin.isatty()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from mneme.commands.parsing import HELP, RunDir, check_run_given, parse
+from mneme.commands.parsing import HELP, RunDir, check_run_given, env_data_dirs, parse
 from mneme.errors import UserError
 
 TaskT = TypeVar("TaskT")
@@ -37,7 +37,8 @@ class EvalArgs(Generic[TaskT]):
     json: bool = False
     """Print the metrics as JSON (errors as fractions)."""
     data_dir: str | None = None
-    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA, then the one the run
+    recorded."""
     batch_size: int = 500
     """Evaluation batch size."""
     decode: str | None = None
@@ -87,7 +88,7 @@ def run(config: Any, args: EvalArgs) -> int:
         overrides["data_dir"] = args.data_dir
     if args.split not in ("train", "valid", "test"):
         raise UserError(f"--split must be train, valid or test (got {args.split!r})")
-    _, task, model = load_run(args.run_dir, overrides=overrides)
+    _, task, model = load_run(args.run_dir, overrides=overrides, data_dirs=env_data_dirs())
     metrics = evaluate(model, task, args.split, args.batch_size)
     if args.decode is not None:
         from mneme.models.translate import evaluate_decoding

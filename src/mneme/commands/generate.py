@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import torch
 import tyro
 
-from mneme.commands.parsing import RunDir, check_run_given, parse
+from mneme.commands.parsing import RunDir, check_run_given, env_data_dirs, parse
 from mneme.decoding import beam_search, greedy, sample
 from mneme.errors import UserError
 from mneme.tasks.text import EOS, UNK
@@ -163,7 +163,8 @@ def generate_run(run_dir: Path, options: GenerateOptions,
     if not isinstance(config.task, PTBConfig | CharsConfig):
         raise UserError(f"{run_dir}: generate needs a language-model run (task ptb or chars), "
                         f"this one is {config.task_name}")
-    _, task, model = load_run(Path(run_dir), overrides=overrides)
+    _, task, model = load_run(Path(run_dir), overrides=overrides, data_dirs=env_data_dirs(),
+                              need_data=False)
     return generate(model, task, options)
 
 
@@ -176,7 +177,8 @@ class GenerateArgs:
     decoding: Annotated[GenerateOptions, tyro.conf.OmitArgPrefixes] = GenerateOptions()
     """How to decode (--prompt, --strategy, ...)."""
     data_dir: str | None = None
-    """Dataset root holding ptb/, ...; None: $MNEME_DATA."""
+    """Dataset root holding ptb/, ...; only read by runs without vocab.json (None:
+    $MNEME_DATA, then the recorded one)."""
 
 
 def run(args: GenerateArgs) -> int:

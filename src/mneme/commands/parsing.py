@@ -35,6 +35,13 @@ def default_data_dir(given: str | None) -> str | None:
     return given if given is not None else os.environ.get(DATA_ENV) or None
 
 
+def env_data_dirs() -> tuple[str, ...]:
+    """``$MNEME_DATA`` when set: where a command that reads a run looks for its data before the
+    directory the run recorded (``--data-dir``, when given, is the only place looked)."""
+    value = os.environ.get(DATA_ENV)
+    return (value,) if value else ()
+
+
 def parse(cls: type[A], argv: Sequence[str], prog: str, description: str | None = None,
           default: A | None = None) -> A:
     """``argv`` parsed into ``cls`` by tyro (``--help`` prints its options and exits 0)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mneme.commands.parsing import RunDir, check_run_given, parse
+from mneme.commands.parsing import RunDir, check_run_given, env_data_dirs, parse
 
 
 @dataclass(frozen=True)
@@ -17,14 +17,16 @@ class PlotArgs:
     examples: int = 3
     """Test examples to draw attention heatmaps for."""
     data_dir: str | None = None
-    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA, then the one the run
+    recorded."""
 
 
 def run(args: PlotArgs) -> int:
     """Write the plots and print their paths."""
     from mneme.viz.run import plot_run
 
-    for path in plot_run(args.run_dir, examples=args.examples, data_dir=args.data_dir):
+    for path in plot_run(args.run_dir, examples=args.examples, data_dir=args.data_dir,
+                         data_dirs=env_data_dirs()):
         print(path)
     return 0
 

@@ -17,7 +17,7 @@ from typing import IO, Annotated
 
 import tyro
 
-from mneme.commands.parsing import HELP, RunDir, check_run_given, parse
+from mneme.commands.parsing import HELP, RunDir, check_run_given, env_data_dirs, parse
 from mneme.errors import UserError
 from mneme.models.translate import ATTRIBUTION, UNK, _check_seq2seq, translate_text
 
@@ -39,7 +39,8 @@ class TranslateArgs:
     plot: str | None = None
     """Also save the alignment heatmap to this PNG."""
     data_dir: str | None = None
-    """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+    """Dataset root holding eng-fra/; only read by runs without vocab.json (None:
+    $MNEME_DATA, then the recorded one)."""
 
 
 def run(args: TranslateArgs) -> int:
@@ -76,7 +77,8 @@ def translate_command(run_dir: Path, text: str, out: IO[str], *, strategy: str =
     if not text.strip():
         raise UserError("nothing to translate: give a sentence, e.g. \"je suis content .\"")
     overrides = {"data_dir": data_dir} if data_dir else None
-    config, task, model = load_run(Path(run_dir), overrides=overrides)
+    config, task, model = load_run(Path(run_dir), overrides=overrides,
+                                   data_dirs=env_data_dirs(), need_data=False)
     _check_seq2seq(model, "translate")
     result = translate_text(task, model, text, strategy=strategy, beam_width=beam_width,
                             length_penalty=length_penalty)

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -438,6 +438,11 @@ class BabiTask:
         for sentence, row in self._rows.items():
             if sentence:
                 self._table[row, : len(sentence)] = torch.tensor(self.vocab.encode(sentence))
+        self._set_spec()
+
+    def _set_spec(self) -> None:
+        """``spec`` and ``info`` from ``config``, ``vocab`` and ``sentence_size``."""
+        config = self.config
         self.spec = BabiSpec(len(self.vocab), self.sentence_size, config.memory_size,
                              len(config.task_ids()), config.task_ids())
         self.info = TaskInfo(
@@ -446,6 +451,35 @@ class BabiTask:
             percent=True, selection_metric="error", solved_below=0.05, family="babi",
             source="Weston et al. 2015 (a task passes at >= 95% accuracy)",
             to_sequence=story_tokens)
+
+    def vocab_json(self) -> dict[str, Any]:
+        """What a model of this task needs without the data (a run's ``vocab.json``): the
+        vocabulary in id order and J, the sentence length."""
+        return {"vocab": self.vocab.to_list(), "sentence_size": self.sentence_size}
+
+    @classmethod
+    def from_vocab_json(cls, config: BabiConfig, data: dict[str, Any]) -> BabiTask:
+        """The task of ``config`` without its data, from ``vocab_json()``: the vocabulary,
+        ``spec``, ``info`` and ``encode_story`` (``mneme ask``); its splits are absent.
+
+        Raises:
+            UserError: a bad config field or vocabulary. KeyError, TypeError, ValueError:
+                ``data`` is not what ``vocab_json`` wrote.
+        """
+        config.validate()
+        task = cls.__new__(cls)
+        task.config, task.babi_dir = config, None
+        task.vocab = Vocabulary.from_list(data["vocab"])
+        task.sentence_size = int(data["sentence_size"])
+        task._train = task._valid = task._test = None
+        task._set_spec()
+        return task
+
+    def _splits(self) -> dict[str, _Split]:
+        if self._test is None:
+            raise MissingDataError("babi: this task was rebuilt from a run's vocab.json, "
+                                   "without its data; pass --data-dir or set MNEME_DATA")
+        return {"train": self._train, "valid": self._valid, "test": self._test}
 
     def _row(self, sentence: tuple[str, ...]) -> int:
         return self._rows.setdefault(sentence, len(self._rows))
@@ -482,7 +516,7 @@ class BabiTask:
     @property
     def num_train(self) -> int:
         """Training questions after the validation hold-out."""
-        return len(self._train)
+        return len(self._splits()["train"])
 
     def _batch(self, split: _Split, index: torch.Tensor, supervision: bool = False) -> Batch:
         part = split.select(index)
@@ -502,7 +536,7 @@ class BabiTask:
         Raises:
             UserError: an unknown split or a batch size below 1.
         """
-        splits = {"train": self._train, "valid": self._valid, "test": self._test}
+        splits = self._splits()
         if split not in splits:
             raise UserError(f"babi: unknown split {split!r}; choose train, valid or test")
         if batch_size < 1:

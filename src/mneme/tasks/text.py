@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -398,6 +398,9 @@ class _StreamTask:
         return Batch(inputs, targets, None, {"column": start})
 
     def _split(self, split: str) -> torch.Tensor:
+        if not self._streams:
+            raise MissingDataError(f"{self.name}: this task was rebuilt from a run's vocab.json, "
+                                   "without its data; pass --data-dir or set MNEME_DATA")
         if split not in self._streams:
             raise UserError(f"{self.name}: unknown split {split!r}; choose train, valid or test")
         return self._streams[split]
@@ -442,7 +445,37 @@ class _StreamTask:
         """Add the unit of the task's papers to reduced (per-token mean) metrics."""
         return dict(reduced)
 
+    def _set_vocab(self, vocab: TextVocabulary) -> None:
+        """``vocab``, ``spec`` and ``info`` (each task its own)."""
+        raise NotImplementedError
 
+    def vocab_json(self) -> dict[str, Any]:
+        """What a model of this task needs without the data (a run's ``vocab.json``): the
+        tokens in id order and the unknown token."""
+        return {"tokens": self.vocab.to_list(), "unk": self.vocab.unk}
+
+    @classmethod
+    def from_vocab_json(cls, config: PTBConfig | CharsConfig, data: dict[str, Any]
+                        ) -> _StreamTask:
+        """The task of ``config`` without its data, from ``vocab_json()``: the vocabulary,
+        ``spec`` and ``info`` (``mneme generate``); its splits are absent.
+
+        Raises:
+            UserError: a bad config field or vocabulary. KeyError, TypeError: ``data`` is not
+                what ``vocab_json`` wrote.
+        """
+        config.validate()
+        task = cls.__new__(cls)
+        _StreamTask.__init__(task)
+        task.config, task.seq_len = config, config.seq_len  # type: ignore[attr-defined]
+        task._streams, task._paths = {}, {}
+        task._set_vocab(TextVocabulary(data["tokens"], data["unk"]))
+        return task
+
+
+@register_task("ptb", config=PTBConfig, family="lm", needs_data=True,
+               summary="Penn Treebank word-level language modelling, perplexity",
+               source="Mikolov et al. 2010 (the 10k-word version)")
 class PTBTask(_StreamTask):
     """Penn Treebank (Mikolov's version) as a stateful stream task; see the module docstring.
 
@@ -473,8 +506,12 @@ class PTBTask(_StreamTask):
         self._streams = {split: _encode_lines(lines[split], self.vocab, paths[split])
                          for split in SPLITS}
         self._check_lengths(paths)
-        self.spec = LMSpec(len(self.vocab), self.vocab.id(EOS), "word")
-        self.info = _lm_info(len(self.vocab), "perplexity", "perplexity",
+        self._set_vocab(self.vocab)
+
+    def _set_vocab(self, vocab: TextVocabulary) -> None:
+        self.vocab = vocab
+        self.spec = LMSpec(len(vocab), vocab.id(EOS), "word")
+        self.info = _lm_info(len(vocab), "perplexity", "perplexity",
                              "Mikolov et al. 2010; Zaremba et al. 2014")
 
     def finalize_metrics(self, reduced: dict[str, float]) -> dict[str, float]:
@@ -491,6 +528,9 @@ class PTBTask(_StreamTask):
                 f"chunks of T={self.seq_len}")
 
 
+@register_task("chars", config=CharsConfig, family="lm", needs_data=True,
+               summary="character-level language modelling (tiny-shakespeare), bits per char",
+               source="Karpathy 2015 (char-rnn)")
 class CharsTask(_StreamTask):
     """Character-level language modelling (tiny-shakespeare) as a stateful stream task.
 
@@ -512,7 +552,7 @@ class CharsTask(_StreamTask):
         self.seq_len = config.seq_len
         self.path = resolve_chars_file(config)
         text = read_chars(self.path)
-        self.vocab = TextVocabulary(sorted(set(text)))
+        self._set_vocab(TextVocabulary(sorted(set(text))))
         ids = torch.tensor(self.vocab.encode(text), dtype=torch.long)
         n = ids.numel()
         n_test = round(n * config.test_fraction)
@@ -521,9 +561,12 @@ class CharsTask(_StreamTask):
         self._streams = {"train": ids[:n_train], "valid": ids[n_train : n_train + n_valid],
                          "test": ids[n_train + n_valid :]}
         self._check_lengths(dict.fromkeys(SPLITS, self.path))
-        boundary = self.vocab.id("\n") if "\n" in self.vocab else 0
-        self.spec = LMSpec(len(self.vocab), boundary, "char")
-        self.info = _lm_info(len(self.vocab), "bpc", "bits per character", "Karpathy 2015")
+
+    def _set_vocab(self, vocab: TextVocabulary) -> None:
+        self.vocab = vocab
+        boundary = vocab.id("\n") if "\n" in vocab else 0
+        self.spec = LMSpec(len(vocab), boundary, "char")
+        self.info = _lm_info(len(vocab), "bpc", "bits per character", "Karpathy 2015")
 
     def finalize_metrics(self, reduced: dict[str, float]) -> dict[str, float]:
         """Add ``bpc = nll / ln 2`` (bits per character) and ``perplexity``."""
@@ -540,17 +583,11 @@ class CharsTask(_StreamTask):
                 f"of T={self.seq_len}")
 
 
-@register_task("ptb", config=PTBConfig, family="lm", needs_data=True,
-               summary="Penn Treebank word-level language modelling, perplexity",
-               source="Mikolov et al. 2010 (the 10k-word version)")
 def build_ptb_task(config: PTBConfig) -> PTBTask:
     """The PTB task of ``config``."""
     return PTBTask(config)
 
 
-@register_task("chars", config=CharsConfig, family="lm", needs_data=True,
-               summary="character-level language modelling (tiny-shakespeare), bits per char",
-               source="Karpathy 2015 (char-rnn)")
 def build_chars_task(config: CharsConfig) -> CharsTask:
     """The character task of ``config``."""
     return CharsTask(config)

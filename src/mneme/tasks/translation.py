@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -208,6 +208,9 @@ def find_pairs_file(data_dir: str | None) -> Path:
     raise MissingDataError(f"no eng-fra/fra.txt under {base}; {HOW_TO_GET}")
 
 
+@register_task("translation", config=TranslationConfig, family="seq2seq", needs_data=True,
+               summary="Tatoeba French-English sentence pairs, BLEU (sacrebleu)",
+               source="Tatoeba; Bahdanau et al. 2015")
 class TranslationTask:
     """Sentence-pair translation: teacher-forced training, token NLL and BLEU.
 
@@ -261,14 +264,38 @@ class TranslationTask:
         }
         self.sources = groups
         train = self.pairs["train"]
-        source_vocab = Vocabulary.build([s for s, _ in train], config.min_count)
-        target_vocab = Vocabulary.build([t for _, t in train], config.min_count)
-        self.spec = TranslationSpec(source_vocab, target_vocab, config.max_length)
+        self._set_vocab(Vocabulary.build([s for s, _ in train], config.min_count),
+                        Vocabulary.build([t for _, t in train], config.min_count))
+
+    def _set_vocab(self, source_vocab: Vocabulary, target_vocab: Vocabulary) -> None:
+        self.spec = TranslationSpec(source_vocab, target_vocab, self.config.max_length)
         self.info = TaskInfo(
             kind="dataset", inputs="structured", input_size=len(source_vocab),
             outputs="structured", output_size=len(target_vocab), readout="none",
             metric="nll", unit="nats per token", selection_metric="nll", family="seq2seq",
             source="Tatoeba eng-fra; Bahdanau et al. 2015")
+
+    def vocab_json(self) -> dict[str, Any]:
+        """What a model of this task needs without the data (a run's ``vocab.json``): the
+        source and target vocabularies in id order."""
+        return {"source": self.spec.source_vocab.itos, "target": self.spec.target_vocab.itos}
+
+    @classmethod
+    def from_vocab_json(cls, config: TranslationConfig, data: dict[str, Any]
+                        ) -> TranslationTask:
+        """The task of ``config`` without its data, from ``vocab_json()``: ``spec``, ``info``
+        and ``encode_sources`` (``mneme translate``); its splits are empty.
+
+        Raises:
+            UserError: a bad config field. KeyError, TypeError: ``data`` is not what
+                ``vocab_json`` wrote.
+        """
+        config.validate()
+        task = cls.__new__(cls)
+        task.config = config
+        task.pairs, task.references, task.sources = {}, {}, {}
+        task._set_vocab(Vocabulary(data["source"]), Vocabulary(data["target"]))
+        return task
 
     # -- batches -------------------------------------------------------------------------------
     @property
@@ -304,6 +331,9 @@ class TranslationTask:
         return self._batch([train[int(i)] for i in indices])
 
     def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        if not self.pairs:
+            raise MissingDataError("translation: this task was rebuilt from a run's vocab.json, "
+                                   "without its data; pass --data-dir or set MNEME_DATA")
         if split not in self.pairs:
             raise UserError(f"unknown split {split!r}; splits: train, valid, test")
         pairs = self.pairs[split]
@@ -364,9 +394,6 @@ def corpus_bleu(
     return float(sacrebleu.corpus_bleu(hyps, streams).score)
 
 
-@register_task("translation", config=TranslationConfig, family="seq2seq", needs_data=True,
-               summary="Tatoeba French-English sentence pairs, BLEU (sacrebleu)",
-               source="Tatoeba; Bahdanau et al. 2015")
 def build_translation_task(config: TranslationConfig) -> TranslationTask:
-    """The registry factory."""
+    """The task of ``config`` (the registry builds ``TranslationTask`` itself)."""
     return TranslationTask(config)

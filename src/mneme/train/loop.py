@@ -3,6 +3,7 @@
 ``Trainer.fit()`` trains a model on a task and leaves a run directory::
 
     RUN/config.json        the full configuration (task, model, train), as plain JSON
+    RUN/vocab.json         dataset tasks: the vocabularies and sizes (``mneme.train.portable``)
     RUN/metrics.jsonl      one line per evaluation: epoch, step, lr, train and valid metrics
     RUN/checkpoints/       last.pt (resume point), prev.pt (the one before), best.pt (best on
                            validation), each with its SHA-256 in NAME.sha256

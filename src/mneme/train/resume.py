@@ -20,6 +20,7 @@ from mneme.errors import NonFiniteLossError, UserError
 from mneme.train.checkpoint import atomic_write_text, capture_rng, load_checkpoint, restore_rng
 from mneme.train.evaluate import FitResult
 from mneme.train.logging import MetricsLog
+from mneme.train.portable import read_vocab, write_vocab
 from mneme.train.rundir import load_resume_point, read_final, remove_stale_temp
 from mneme.types import pack_state, unpack_state
 
@@ -78,7 +79,8 @@ def restore(trainer: Trainer, state: dict[str, Any], source: Path) -> None:
 
 
 def start(trainer: Trainer) -> None:
-    """Begin a fresh run: ``config.json``, an empty log, and ``last.pt`` at step 0."""
+    """Begin a fresh run: ``config.json``, ``vocab.json`` (dataset tasks), an empty log, and
+    ``last.pt`` at step 0."""
     cfg, main = trainer.config, trainer.dist.is_main
     if (trainer.checkpoint_dir / "last.pt").exists():
         raise UserError(
@@ -88,6 +90,7 @@ def start(trainer: Trainer) -> None:
     if main:
         remove_stale_temp(trainer.run_dir)
         _write_config(trainer)
+        write_vocab(trainer.run_dir, trainer.task)
     trainer.dist.barrier()  # the other ranks' carry files are written only after the cleanup
     torch.manual_seed(cfg.seed)
     for hook in trainer.hooks:
@@ -129,6 +132,8 @@ def resume(trainer: Trainer) -> FitResult | None:
         remove_stale_temp(trainer.run_dir)
         if {**old, "progress": None} != {**trainer.full_config["train"], "progress": None}:
             _write_config(trainer)
+        if read_vocab(trainer.run_dir) is None:  # a run from before vocab.json
+            write_vocab(trainer.run_dir, trainer.task)
     trainer.dist.barrier()
     return None
 

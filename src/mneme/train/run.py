@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,11 @@ from mneme.config import TrainConfig
 from mneme.errors import ConfigError, UserError
 from mneme.models.build import build_model as build_named_model
 from mneme.models.build import is_composed, model_entry
-from mneme.tasks.base import Task, check_splits, task_info
+from mneme.tasks.base import Task, task_info
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
+from mneme.train.portable import build_task, load_task
 from mneme.train.rundir import own_run, read_final, remove_stale_temp, resumable
 from mneme.validation import Validated
 
@@ -120,14 +121,6 @@ def plugin_modules(task_name: str, model_name: str) -> list[str]:
     """The modules outside mneme that registered the run's task, model or core."""
     modules = [registry.task_entry(task_name).module, model_entry(model_name, task_name).module]
     return sorted({m for m in modules if m and m.split(".")[0] != "mneme"})
-
-
-def build_task(config: RunConfig) -> Task:
-    """The task of ``config`` (loads its dataset, if any), its splits checked to serve the run
-    (``mneme.tasks.base.check_splits``) before anything is written."""
-    task = registry.task_entry(config.task_name).build(config.task)
-    check_splits(task, config.train.batch_size, config.train.eval_batch_size)
-    return task
 
 
 def build_model(config: RunConfig, task: Task) -> nn.Module:
@@ -325,17 +318,24 @@ def selected_dir(run_dir: Path) -> Path:
 
 
 def load_run(
-    run_dir: Path, *, overrides: dict[str, Any] | None = None, task: Task | None = None
+    run_dir: Path, *, overrides: dict[str, Any] | None = None, task: Task | None = None,
+    data_dirs: Sequence[str] = (), need_data: bool = True,
 ) -> tuple[RunConfig, Task, nn.Module]:
     """The config, task and best model (eval mode) of a run directory.
 
     Args:
         run_dir: a directory written by ``train_run``.
-        overrides: task config fields to change (``{"data_dir": ...}``, a longer length).
+        overrides: task config fields to change (a longer length; ``{"data_dir": ...}`` from
+            ``--data-dir`` makes it the only place the data is looked for).
         task: an already built task to reuse.
+        data_dirs: where to look for the data before the recorded directory (``$MNEME_DATA``);
+            ``mneme.train.portable.load_task``.
+        need_data: False to build the task from ``RUN/vocab.json`` alone when the run has one
+            (``ask``, ``generate``, ``translate``).
 
     Raises:
         UserError: missing or corrupt run directory or checkpoint, unknown override field.
+        MissingDataError: ``need_data`` and the data is nowhere looked.
     """
     config = read_config(run_dir)
     if overrides:
@@ -344,9 +344,12 @@ def load_run(
             if key not in known:
                 raise UserError(f"unknown task config field {key!r}; known: {sorted(known)}")
         config = dataclasses.replace(config, task=dataclasses.replace(config.task, **overrides))
-    task = task if task is not None else build_task(config)
+    source = selected_dir(run_dir)
+    if task is None:
+        task = load_task(config, source, data_dirs=data_dirs, need_data=need_data,
+                         explicit=bool(overrides and "data_dir" in overrides))
     model = build_model(config, task)
-    checkpoint = selected_dir(run_dir) / "checkpoints" / "best.pt"
+    checkpoint = source / "checkpoints" / "best.pt"
     payload = load_checkpoint(checkpoint)
     try:
         model.load_state_dict(_legacy_weights(config, payload["model"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def _log_if_wide(ax: Any) -> None:
         ax.set_yscale("log")
 
 
-def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -> list[Path]:
+def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None,
+             data_dirs: Sequence[str] = ()) -> list[Path]:
     """Write ``RUN/plots/curves.png`` and, for models that trace attention, one heatmap per test
     example (``RUN/plots/attention-{i}.png``); for cores that trace a stack or a tape, one figure
     of it per test example (``stack-{i}.png``, ``tape-{i}.png``). Returns the written paths.
@@ -95,7 +97,8 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
         raise UserError(f"{source}: no metrics.jsonl records yet (has training started?)")
     title = f"{config.model_name} on {config.task_name} ({source.name})"
     overrides = {"data_dir": data_dir} if data_dir else None
-    _, task, model = load_run(run_dir, overrides=overrides)  # fails before anything is written
+    # fails before anything is written; data_dirs: where to look before the recorded one
+    _, task, model = load_run(run_dir, overrides=overrides, data_dirs=data_dirs)
     info = task.info
     metric = info.metric if any(f"valid_{info.metric}" in r for r in records) else "error"
     written = [plot_curves(records, run_dir / "plots" / "curves.png", title, metric=metric,
