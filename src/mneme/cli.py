@@ -8,7 +8,7 @@
     mneme ask RUN [--plot PNG]
     mneme generate RUN --prompt "the meaning of" [--strategy greedy|sample|beam] [--max-tokens 30]
     mneme translate RUN "je suis content ." [--strategy greedy|beam] [--beam-width 5] [--plot PNG]
-    mneme data babi --from PATH_OR_URL
+    mneme data babi|ptb|tinyshakespeare|eng-fra --from PATH_OR_URL [--sha256 HEX]
     mneme diagnose gradients [--models rnn irnn lstm gru] [--runs RUN ...] [--out PNG]
 
 User mistakes print one line ``mneme: error: ...`` and exit with code 2; an interrupted training
@@ -38,7 +38,7 @@ commands:
   ask     answer questions about your own story:  mneme ask RUN
   generate  continue a prompt with a language model:  mneme generate RUN --prompt "the market"
   translate  translate a sentence with a seq2seq run:  mneme translate RUN "je suis content ."
-  data    install a dataset:  mneme data babi --from tasks_1-20_v1-2.tar.gz
+  data    install babi, ptb, tinyshakespeare or eng-fra:  mneme data ptb --from simple-examples.tgz
   hopfield associative memory:  mneme hopfield capacity --n 100 200  mneme hopfield recall
   diagnose gradient flow through time:  mneme diagnose gradients --models rnn lstm
 

@@ -105,6 +105,19 @@ def test_data_that_differs_from_the_trained_vocabulary_is_refused(
     train.write_text(train.read_text() + "1 Bill went to the attic.\n2 Where is Bill?\tattic\t1\n")
     with pytest.raises(UserError, match="differs from the data the run was trained on"):
         load_run(copy, data_dirs=[str(moved)])
+    with pytest.raises(UserError, match="differs from the data"):
+        load_run(copy, overrides={"data_dir": str(moved)})
+
+
+def test_another_copy_in_mneme_data_is_passed_over_for_the_recorded_one(tmp_path: Path) -> None:
+    data = write_fake_babi(tmp_path / "data")
+    other = write_fake_babi(tmp_path / "other", seed=1)
+    train = other / "babi" / "en" / "qa1_single-supporting-fact_train.txt"
+    train.write_text(train.read_text() + "1 Bill went to the attic.\n2 Where is Bill?\tattic\t1\n")
+    run = tmp_path / "run"
+    assert main(["train", *BABI, "--data-dir", str(data), "--out", str(run), *QUIET]) == 0
+    _, task, _ = load_run(run, data_dirs=[str(other)])
+    assert task.babi_dir == data / "babi"
 
 
 CORPUS = " the cat sat on the mat\n a dog ran home\n"

@@ -516,7 +516,7 @@ def test_install_archive_rejects_malformed_member(tmp_path: Path) -> None:
 def test_install_archive_rejects_non_tar(tmp_path: Path) -> None:
     bogus = tmp_path / "tasks_1-20_v1-2.tar.gz"
     bogus.write_text("this is not an archive\n")
-    with pytest.raises(UserError, match="not a readable tar archive"):
+    with pytest.raises(UserError, match="not a readable tar or zip archive"):
         install_babi_archive(str(bogus), tmp_path / "babi", progress=False)
     with pytest.raises(MissingDataError, match="not found"):
         install_babi_archive(str(tmp_path / "nope.tar.gz"), tmp_path / "babi", progress=False)

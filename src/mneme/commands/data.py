@@ -1,4 +1,14 @@
-"""``mneme data babi --from PATH_OR_URL``: install a dataset into the data directory."""
+"""``mneme data NAME --from PATH_OR_URL``: install a dataset into the data directory.
+
+    mneme data babi --from tasks_1-20_v1-2.tar.gz
+    mneme data ptb --from simple-examples.tgz
+    mneme data tinyshakespeare --from input.txt
+    mneme data eng-fra --from fra-eng.zip
+
+``--from`` also takes a URL; each installed file is checked against the official release's
+digest (``--sha256 HEX`` checks the archive instead, for another release). The installers are
+``mneme.tasks.datasets`` and ``mneme.tasks.babi_archive``.
+"""
 
 from __future__ import annotations
 
@@ -17,24 +27,27 @@ from mneme.errors import UserError
 class DataArgs:
     """Install a dataset into the data directory (--data-dir, else $MNEME_DATA)."""
 
-    dataset: tyro.conf.Positional[Literal["babi"]]
+    dataset: tyro.conf.Positional[Literal["babi", "ptb", "tinyshakespeare", "eng-fra"]]
     """The dataset to install."""
     source: Annotated[str, tyro.conf.arg(name="from")]
-    """Archive path or URL."""
+    """Archive or file path, or URL (babi: tasks_1-20_v1-2.tar.gz; ptb: simple-examples.tgz;
+    tinyshakespeare: input.txt; eng-fra: fra-eng.zip)."""
     data_dir: str | None = None
     """Dataset root (default: $MNEME_DATA)."""
+    sha256: str | None = None
+    """The SHA-256 of the archive or file, checked instead of the official files' checksums
+    (to install another release)."""
 
 
 def run(args: DataArgs) -> int:
-    """Install the archive under DATA_DIR/babi."""
-    from mneme.tasks.babi_archive import install_babi_archive
+    """Install the dataset under DATA_DIR/NAME."""
+    from mneme.tasks.datasets import install_dataset
 
     root = default_data_dir(args.data_dir)
     if root is None:
         raise UserError(f"data: pass --data-dir DIR or set ${DATA_ENV} to say where data goes")
-    dest = Path(root) / "babi"
-    install_babi_archive(args.source, dest)
-    print(f"bAbI installed in {dest}")
+    written = install_dataset(args.dataset, args.source, Path(root), sha256=args.sha256)
+    print(f"{args.dataset} installed in {Path(root) / args.dataset} ({len(written)} files)")
     return 0
 
 

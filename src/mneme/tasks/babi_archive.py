@@ -3,27 +3,22 @@
 Only the English files are taken: ``*/en/qa*_*.txt`` (1k questions per task) and
 ``*/en-10k/qa*_*.txt`` (10k training questions per task) land in ``dest/en/`` and
 ``dest/en-10k/``. Every file is parsed with the reader before anything is written, so a damaged
-archive leaves ``dest`` as it was; each file is written to a temporary name and renamed.
+archive leaves ``dest`` as it was; the files are written to a temporary folder and renamed into
+place (``mneme.tasks.archives``). Each file is checked against the official release's digest.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import sys
-import tarfile
 import tempfile
-import urllib.request
-import zlib
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
-
-from mneme.errors import DataFormatError, MissingDataError, UserError
+from mneme.errors import DataFormatError, UserError
+from mneme.tasks.archives import check_digest, fetch, install_files, read_members
 from mneme.tasks.babi import SIZE_DIRS, TASK_NAMES, parse_babi_bytes
+from mneme.tasks.checksums import BABI
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_DRIVE = re.compile(r"^[A-Za-z]:")  # a Windows absolute path
+ARCHIVE = "tasks_1-20_v1-2.tar.gz"
 # file name -> task id, for the 40 names each of en/ and en-10k/ must hold
 _NAMES = {f"qa{t}_{name}_{split}.txt": t
           for t, name in TASK_NAMES.items() for split in ("train", "test")}
@@ -44,74 +39,22 @@ def babi_files_status(babi_dir: Path) -> tuple[list[Path], list[Path]]:
     return present, missing
 
 
-def _fetch(source: str, tmp: Path, progress: bool) -> Path:
-    """A local path to the archive, downloading ``source`` first when it is a URL."""
-    if not _URL.match(source):
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise MissingDataError(f"bAbI archive not found: {path}")
-        return path
-    target = tmp / "tasks_1-20_v1-2.tar.gz"
-    try:
-        with urllib.request.urlopen(source, timeout=60) as response, target.open("wb") as out:
-            total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                      desc=target.name, disable=not progress) as bar:
-                while chunk := response.read(1 << 16):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-    except OSError as exc:  # URLError and HTTPError are OSErrors
-        raise UserError(f"cannot download the bAbI archive from {source}: {exc}") from None
-    return target
+def _pick(path: PurePosixPath) -> str | None:
+    """``en/NAME`` or ``en-10k/NAME`` for an English bAbI member, else None."""
+    parts = path.parts
+    if len(parts) < 2 or parts[-2] not in SIZE_DIRS.values() or parts[-1] not in _NAMES:
+        return None
+    return f"{parts[-2]}/{parts[-1]}"
 
 
-def _read_members(archive: Path, label: str) -> dict[tuple[str, str], tuple[str, bytes]]:
-    """(size dir, file name) -> (member name, bytes) of the English bAbI members.
-
-    Raises ``UserError`` for a non-tar file, an absolute or ``..`` member anywhere in the
-    archive, a bAbI member that is not a regular file, or two members for the same file.
-    """
-    found: dict[tuple[str, str], tuple[str, bytes]] = {}
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                parts = PurePosixPath(member.name).parts
-                if member.name.startswith(("/", "\\")) or ".." in parts or _DRIVE.match(
-                        member.name):
-                    raise UserError(f"{label}: refusing unsafe member path {member.name!r}")
-                if len(parts) < 2 or parts[-2] not in SIZE_DIRS.values() or parts[-1] not in _NAMES:
-                    continue
-                if not member.isfile():
-                    raise UserError(f"{label}: bAbI member {member.name!r} is not a regular file")
-                key = (parts[-2], parts[-1])
-                if key in found:
-                    raise UserError(f"{label}: both {found[key][0]!r} and {member.name!r} "
-                                    f"would install {key[0]}/{key[1]}")
-                handle = tar.extractfile(member)
-                found[key] = (member.name, handle.read() if handle else b"")
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise UserError(f"{label} is not a readable tar archive (expected "
-                        f"tasks_1-20_v1-2.tar.gz): {exc}") from None
-    if not found:
-        raise UserError(f"{label} holds no bAbI files (expected members like "
-                        "tasks_1-20_v1-2/en/qa1_single-supporting-fact_train.txt)")
-    return found
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def known_digest(key: str) -> str:
+    """The official digest of ``en/NAME`` or ``en-10k/NAME`` (``mneme.tasks.checksums.BABI``)."""
+    sub, name = key.split("/")
+    return BABI[f"{sub}/qa{_NAMES[name]}_{name.rsplit('_', 1)[1].removesuffix('.txt')}"]
 
 
 def install_babi_archive(source: str, dest: Path, *, progress: bool = True,
-                         strict: bool = True) -> list[Path]:
+                         strict: bool = True, sha256: str | None = None) -> list[Path]:
     """Extract, check and install the English bAbI files of ``source`` into ``dest``.
 
     Args:
@@ -119,33 +62,42 @@ def install_babi_archive(source: str, dest: Path, *, progress: bool = True,
         dest: the ``babi`` data folder; files go to ``dest/en/`` and ``dest/en-10k/``.
         progress: show a download bar and print a present/missing report to stderr.
         strict: also require the official question counts (1,000 per file, 10,000 per
-            ``en-10k`` training file). ``False`` only requires every file to parse, which is what
-            small hand-made archives (tests, partial mirrors) need.
+            ``en-10k`` training file) and, without ``sha256``, each file's official digest
+            (``mneme.tasks.checksums.BABI``). ``False`` only requires every file to parse, which
+            is what small hand-made archives (tests, partial mirrors) need.
+        sha256: the archive's own SHA-256 (``"sha256:HEX"`` or the bare hex), checked instead of
+            the files' digests: for a copy other than the official one.
 
     Returns:
         The installed paths, sorted.
 
     Raises:
-        UserError: ``source`` is not a tar archive, holds no bAbI files or has an unsafe member
-            path, or the download failed. MissingDataError: a local ``source`` does not exist.
-        DataFormatError: a member does not parse, or (``strict``) has the wrong question count;
-            nothing is written then.
+        UserError: ``source`` is not a tar or zip archive, holds no bAbI files or has an unsafe
+            member path, the download failed, or a checksum differs. MissingDataError: a local
+            ``source`` does not exist. DataFormatError: a member does not parse, or (``strict``)
+            has the wrong question count; nothing is written then.
     """
     dest = Path(dest)
     with tempfile.TemporaryDirectory() as tmp:
-        archive = _fetch(source, Path(tmp), progress)
-        members = _read_members(archive, source)
-    for (sub, name), (member, data) in members.items():
+        archive = fetch(source, Path(tmp), ARCHIVE, "bAbI archive", progress)
+        if sha256 is not None:
+            check_digest(archive, sha256, source)
+        members = read_members(archive, source, _pick, ARCHIVE)
+    if not members:
+        raise UserError(f"{source} holds no bAbI files (expected members like "
+                        "tasks_1-20_v1-2/en/qa1_single-supporting-fact_train.txt)")
+    for key, (member, data) in members.items():
         where = Path(source) / member  # names the member in errors: archive/member:line
+        sub, name = key.split("/")
         examples = parse_babi_bytes(data, where, _NAMES[name])
         want = expected_questions(sub, name)
         if strict and len(examples) != want:
             raise DataFormatError(where, None, f"{len(examples)} questions, the official v1.2 "
                                   f"file has {want} (strict=False accepts other counts)")
-    written = []
-    for (sub, name), (_, data) in sorted(members.items()):
-        _write_atomic(dest / sub / name, data)
-        written.append(dest / sub / name)
+        if strict and sha256 is None:
+            check_digest(data, known_digest(key), str(where), "not the official v1.2 file (pass "
+                         "the archive's --sha256 to install another copy)")
+    written = install_files({key: data for key, (_, data) in members.items()}, dest)
     if progress:
         print(install_report(dest, written), file=sys.stderr)
     return written

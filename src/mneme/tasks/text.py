@@ -68,13 +68,13 @@ UNK = "<unk>"
 PTB_FILES = {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"}
 PTB_HOW_TO_GET = (
     "get Mikolov's simple-examples.tgz (http://www.fit.vutbr.cz/~imikolov/rnnlm/"
-    "simple-examples.tgz) and put its data/ptb.train.txt, ptb.valid.txt, ptb.test.txt in "
-    "$MNEME_DATA/ptb/ (or pass --data-dir / --task.data-dir)"
+    "simple-examples.tgz) and install it with 'mneme data ptb --from simple-examples.tgz' "
+    "(into $MNEME_DATA/ptb/ or --data-dir)"
 )
 CHARS_HOW_TO_GET = (
     "get tiny-shakespeare's input.txt (https://raw.githubusercontent.com/karpathy/char-rnn/"
-    "master/data/tinyshakespeare/input.txt) into $MNEME_DATA/tinyshakespeare/, or point "
-    "--task.file at any UTF-8 text file"
+    "master/data/tinyshakespeare/input.txt) and install it with 'mneme data tinyshakespeare "
+    "--from input.txt' (or the URL), or point --task.file at any UTF-8 text file"
 )
 SPLITS = ("train", "valid", "test")
 

@@ -49,8 +49,8 @@ ENGLISH_PREFIXES = (
     "we are ", "we're ", "they are ", "they're ",
 )
 HOW_TO_GET = (
-    "download fra-eng.zip from http://www.manythings.org/anki/ and unzip fra.txt into "
-    "$MNEME_DATA/eng-fra/ (or --data-dir DIR/eng-fra/)"
+    "download fra-eng.zip from http://www.manythings.org/anki/ and install it with "
+    "'mneme data eng-fra --from fra-eng.zip' (into $MNEME_DATA/eng-fra/ or --data-dir)"
 )
 # French elides the word before the apostrophe (n'ai -> n' ai); English cliticises the word after
 # it (I'm -> i 'm, father's -> father 's).

@@ -9,8 +9,8 @@ directory can be copied elsewhere:
 - ``load_task`` rebuilds the task from that file alone (the task class's ``from_vocab_json``)
   for the commands that read no data (``ask``, ``generate``, ``translate``);
 - a command that reads data (``eval``, ``plot``) looks for it in ``--data-dir`` when given, else
-  in ``$MNEME_DATA``, then in the recorded directory, and checks the vocabulary it builds there
-  against ``vocab.json``.
+  in ``$MNEME_DATA``, then in the recorded directory, and takes the first place whose
+  vocabulary is the one in ``vocab.json`` (a different copy or version is passed over).
 
 Runs written before ``vocab.json`` existed load as before: from the data, found the same way.
 """
@@ -105,30 +105,45 @@ def load_task(config: Any, run_dir: Path, *, data_dirs: Sequence[str] = (),
         task = _from_vocab(config, saved, run_dir / VOCAB_FILE)
         if task is not None:
             return task
-    task = _from_data(config, run_dir, data_dirs, explicit)
+    return _from_data(config, run_dir, data_dirs, explicit, saved)
+
+
+def _differs(task: Task, saved: dict[str, Any] | None) -> bool:
+    """True when ``task``'s vocabulary is not the one ``vocab.json`` saved."""
     export = getattr(task, "vocab_json", None)
-    if saved is not None and callable(export) and {"task": task.name, **export()} != saved:
-        raise UserError(f"{run_dir}: the data in {config.task.data_dir} differs from the data "
-                        f"the run was trained on (its vocabulary is not {run_dir / VOCAB_FILE})")
-    return task
+    return saved is not None and callable(export) and {"task": task.name, **export()} != saved
 
 
-def _from_data(config: Any, run_dir: Path, data_dirs: Sequence[str], explicit: bool) -> Task:
-    """``build_task`` on the first place that holds the data (see ``load_task``)."""
+def _from_data(config: Any, run_dir: Path, data_dirs: Sequence[str], explicit: bool,
+               saved: dict[str, Any] | None) -> Task:
+    """``build_task`` on the first place that holds the run's data (see ``load_task``): a place
+    whose vocabulary differs from ``saved`` (another copy, another version) is passed over."""
     recorded = getattr(config.task, "data_dir", None)
-    if not hasattr(config.task, "data_dir") or explicit:
-        return build_task(config)
     places = list(dict.fromkeys([*data_dirs, *([recorded] if recorded else [])]))
-    if not places:
-        return build_task(config)  # the task says it needs a data directory, and how to get it
-    errors = []
+    direct = not hasattr(config.task, "data_dir") or explicit or not places
+    if direct:
+        places = [recorded]  # without any, the task says it needs a directory and how to get it
+    errors: list[UserError] = []
     for place in places:
-        moved = dataclasses.replace(config, task=dataclasses.replace(config.task, data_dir=place))
+        moved = config
+        if place != recorded:
+            moved = dataclasses.replace(config, task=dataclasses.replace(config.task,
+                                                                         data_dir=place))
         try:
-            return build_task(moved)
+            task = build_task(moved)
         except MissingDataError as exc:
+            if direct:
+                raise
             errors.append(exc)
+            continue
+        if not _differs(task, saved):
+            return task
+        errors.append(UserError(f"the data in {place} differs from the data the run was "
+                                f"trained on (its vocabulary is not {run_dir / VOCAB_FILE})"))
+    if direct:
+        raise UserError(f"{run_dir}: {errors[0]}")
     tried = ", ".join(f"{p} (recorded when trained)" if p == recorded and p not in data_dirs
                       else p for p in places)
-    raise MissingDataError(f"{run_dir}: its data is in none of {tried}; pass --data-dir DIR or "
-                           f"set MNEME_DATA to where it is now. {errors[0]}")
+    first = next((e for e in errors if not isinstance(e, MissingDataError)), errors[0])
+    raise type(first)(f"{run_dir}: its data is in none of {tried}; pass --data-dir DIR or set "
+                      f"MNEME_DATA to where it is now. {first}")
