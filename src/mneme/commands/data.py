@@ -30,13 +30,11 @@ class DataArgs:
     dataset: tyro.conf.Positional[Literal["babi", "ptb", "tinyshakespeare", "eng-fra"]]
     """The dataset to install."""
     source: Annotated[str, tyro.conf.arg(name="from")]
-    """Archive or file path, or URL (babi: tasks_1-20_v1-2.tar.gz; ptb: simple-examples.tgz;
-    tinyshakespeare: input.txt; eng-fra: fra-eng.zip)."""
+    """Release path or URL (tasks_1-20_v1-2.tar.gz, simple-examples.tgz, input.txt, fra-eng.zip)."""
     data_dir: str | None = None
     """Dataset root (default: $MNEME_DATA)."""
     sha256: str | None = None
-    """The SHA-256 of the archive or file, checked instead of the official files' checksums
-    (to install another release)."""
+    """SHA-256 of the archive or file, checked instead of the official files' (another release)."""
 
 
 def run(args: DataArgs) -> int:
