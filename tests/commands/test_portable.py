@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,12 @@ import pytest
 from tests.babi_fake import write_fake_babi
 
 from mneme.cli import main
+from mneme.config import TrainConfig
 from mneme.errors import MissingDataError, UserError
-from mneme.train.run import load_run
+from mneme.memory.memn2n import MemN2NConfig
+from mneme.tasks.babi import BabiConfig, BabiTask
+from mneme.train.portable import read_vocab
+from mneme.train.run import RunConfig, load_run, train_run
 
 SRC = Path(__file__).parents[2] / "src"
 QUIET = ["--train.no-progress", "--train.no-tensorboard"]
@@ -118,6 +123,23 @@ def test_another_copy_in_mneme_data_is_passed_over_for_the_recorded_one(tmp_path
     assert main(["train", *BABI, "--data-dir", str(data), "--out", str(run), *QUIET]) == 0
     _, task, _ = load_run(run, data_dirs=[str(other)])
     assert task.babi_dir == data / "babi"
+
+
+def test_resuming_a_run_from_before_vocab_json_writes_it(tmp_path: Path) -> None:
+    data = write_fake_babi(tmp_path / "data", stories=40)
+    task = BabiConfig(task_id=1, data_dir=str(data))
+    train = TrainConfig(epochs=2, batch_size=8, progress=False, tensorboard=False)
+    config = RunConfig("babi", task, "memn2n", MemN2NConfig(), train)
+    run = tmp_path / "run"
+
+    def ctrl_c(trainer) -> None:
+        if trainer.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the real handler: finish the step, save, stop
+
+    assert train_run(config, run, progress=False, callbacks=[ctrl_c])["interrupted"]
+    (run / "vocab.json").unlink()  # as a run of an older mneme
+    assert "interrupted" not in train_run(config, run, resume=True, progress=False)
+    assert read_vocab(run) == {"task": "babi", **BabiTask(task).vocab_json()}
 
 
 CORPUS = " the cat sat on the mat\n a dog ran home\n"
