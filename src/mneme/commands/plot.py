@@ -18,13 +18,16 @@ class PlotArgs:
     """Test examples to draw attention heatmaps for."""
     data_dir: str | None = None
     """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA."""
+    device: str = "cpu"
+    """auto, cpu, cuda, cuda:N or mps (auto: CUDA if available, else MPS, else the CPU)."""
 
 
 def run(args: PlotArgs) -> int:
     """Write the plots and print their paths."""
     from mneme.viz.run import plot_run
 
-    for path in plot_run(args.run_dir, examples=args.examples, data_dir=args.data_dir):
+    for path in plot_run(args.run_dir, examples=args.examples, data_dir=args.data_dir,
+                          device=args.device):
         print(path)
     return 0
 

@@ -73,7 +73,8 @@ def _log_if_wide(ax: Any) -> None:
         ax.set_yscale("log")
 
 
-def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -> list[Path]:
+def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None,
+             device: str = "cpu") -> list[Path]:
     """Write ``RUN/plots/curves.png`` and, for models that trace attention, one heatmap per test
     example (``RUN/plots/attention-{i}.png``); for cores that trace a stack or a tape, one figure
     of it per test example (``stack-{i}.png``, ``tape-{i}.png``). Returns the written paths.
@@ -86,6 +87,7 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
 
     from mneme.train.run import load_run, read_config, selected_dir
     from mneme.viz.heatmaps import plot_attention
+    from mneme.viz.ondevice import OnDevice
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -95,7 +97,8 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None) -
         raise UserError(f"{source}: no metrics.jsonl records yet (has training started?)")
     title = f"{config.model_name} on {config.task_name} ({source.name})"
     overrides = {"data_dir": data_dir} if data_dir else None
-    _, task, model = load_run(run_dir, overrides=overrides)  # fails before anything is written
+    _, task, loaded = load_run(run_dir, overrides=overrides, device=device)  # fails first
+    model = OnDevice(loaded)  # the drawing code sees CPU tensors whatever the device
     info = task.info
     metric = info.metric if any(f"valid_{info.metric}" in r for r in records) else "error"
     written = [plot_curves(records, run_dir / "plots" / "curves.png", title, metric=metric,
