@@ -157,9 +157,11 @@ def generate_run(run_dir: Path, options: GenerateOptions,
         UserError: not a run directory, not a language-model run, a bad option.
     """
     from mneme.tasks.text import CharsConfig, PTBConfig
+    from mneme.train.device import resolve_device
     from mneme.train.run import load_run, read_config
 
     options.validate()
+    resolve_device(device, label="device")  # named before the run is read
     config = read_config(Path(run_dir))
     if not isinstance(config.task, PTBConfig | CharsConfig):
         raise UserError(f"{run_dir}: generate needs a language-model run (task ptb or chars), "
