@@ -60,6 +60,15 @@ def test_max_steps_ends_the_run_and_a_larger_budget_continues_bit_identically(
     assert "stopped" not in json.loads((tmp_path / "cut/final.json").read_text())
 
 
+def test_a_budget_raised_within_the_first_epoch_tests_the_weights_at_the_new_stop(
+        tmp_path: Path) -> None:
+    direct = make(tmp_path / "direct", dataclasses.replace(CFG, max_steps=6)).fit()
+    assert make(tmp_path / "run", dataclasses.replace(CFG, max_steps=3)).fit().steps == 3
+    raised = make(tmp_path / "run", dataclasses.replace(CFG, max_steps=6)).fit(resume=True)
+    assert raised.steps == 6 and raised.best_epoch == 0
+    assert raised.test == direct.test and raised.valid == direct.valid
+
+
 def test_budget_at_the_last_step_is_a_normal_end(tmp_path: Path) -> None:
     result = make(tmp_path / "run", dataclasses.replace(CFG, max_steps=32)).fit()
     assert result.stopped is None and result.steps == 32

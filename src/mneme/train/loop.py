@@ -370,8 +370,8 @@ class Trainer:
     def _finish(self) -> FitResult:
         cfg = self.config
         best_path = self.checkpoint_dir / "best.pt"
-        if self.stopped and not best_path.exists():
-            # Stopped within the first epoch: the weights at the stop are the best there are.
+        if self.stopped and self.best["value"] == math.inf:
+            # Stopped before any validation: the weights at the stop are the best there are.
             # A resume replaces them at its first validation (``last.pt`` holds no best).
             valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, self.device)
             runstate.check_finite(self, "validating at the stop", valid)
