@@ -3,10 +3,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mneme.validation import Validated, at_least, greater_than, in_range
+from mneme.validation import Validated, at_least, greater_than, in_range, satisfies
+
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+"""The device names ``TrainConfig.device`` and the commands' ``--device`` accept."""
+
+
+def is_device_name(name: str) -> bool:
+    """``name`` is spelled as one of ``DEVICE_CHOICES`` (whether the machine has it is checked
+    by ``mneme.train.device.resolve_device``)."""
+    return name in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", name) is not None
 
 
 @dataclass(frozen=True)
@@ -54,10 +64,20 @@ class TrainConfig(Validated):
     """Best-of-N: train N runs with seeds ``seed..seed+N-1``; keep the best on validation."""
     threads: int = field(default=1, metadata=at_least(1))
     """torch intra-op threads; 1 is fastest for small recurrent models on shared cores."""
-    device: str = "cpu"
+    device: str = field(default="cpu", metadata=satisfies(DEVICE_CHOICES, is_device_name))
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps``, or ``auto`` (CUDA if available, else MPS, else the
+    CPU); under torchrun each rank uses ``cuda:LOCAL_RANK``. Checked before anything is written;
+    ``metrics.jsonl`` records the device each epoch ran on."""
     progress: bool = True
     """Show a tqdm progress bar."""
     tensorboard: bool = True
     """Write TensorBoard event files when the ``tensorboard`` extra is installed."""
+    max_steps: int | None = field(default=None, metadata=at_least(1))
+    """Stop after this many optimiser steps in all (None: no limit), ending the run as the epoch
+    budget would: checkpoint, test of the best checkpoint, summary. For smoke tests; a resume
+    with a larger budget continues as if never stopped."""
+    max_seconds: float | None = field(default=None, metadata=greater_than(0.0))
+    """Stop once training (not evaluation) has taken this many seconds in all, as ``max_steps``
+    does (None: no limit)."""
     checkpoint_every: int = field(default=1, metadata=at_least(1))
     """Write ``checkpoints/last.pt`` every this many epochs (and on interrupt)."""

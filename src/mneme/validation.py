@@ -33,7 +33,7 @@ from typing import Any, Literal
 from mneme.errors import ConfigError
 
 __all__ = ["ConfigError", "Rule", "Validated", "at_least", "each", "greater_than", "in_range",
-           "invalid", "one_of", "ordered", "validate_config"]
+           "invalid", "one_of", "ordered", "satisfies", "validate_config"]
 
 _KEY = "mneme.validation"
 
@@ -79,6 +79,11 @@ def in_range(low: float, high: float, *,
 def one_of(*choices: Any) -> Mapping[str, Rule]:
     """Field metadata: the value is one of ``choices``; none given: the ``Literal`` annotation's."""
     return {_KEY: _one_of(choices) if choices else Rule("", None)}
+
+
+def satisfies(text: str, test: Callable[[Any], bool]) -> Mapping[str, Rule]:
+    """Field metadata: ``test(value)`` holds; ``text`` names the valid values."""
+    return {_KEY: Rule(text, test)}
 
 
 def each(metadata: Mapping[str, Rule]) -> Mapping[str, Rule]:

@@ -119,12 +119,12 @@ def bam_recall(
             raise ValueError(f"y must be (B, {m}), got {tuple(y.shape)}")
     x_first = y is None  # the side that is updated second in each round
     if y is None:
-        y = _sgn_keep(x @ w.mT, torch.ones(x.shape[0], m, dtype=w.dtype))
+        y = _sgn_keep(x @ w.mT, torch.ones(x.shape[0], m, dtype=w.dtype, device=w.device))
     if x is None:
-        x = _sgn_keep(y @ w, torch.ones(y.shape[0], n, dtype=w.dtype))
+        x = _sgn_keep(y @ w, torch.ones(y.shape[0], n, dtype=w.dtype, device=w.device))
     b = x.shape[0]
-    converged = torch.zeros(b, dtype=torch.bool)
-    steps = torch.full((b,), max_steps, dtype=torch.long)
+    converged = torch.zeros(b, dtype=torch.bool, device=x.device)
+    steps = torch.full((b,), max_steps, dtype=torch.long, device=x.device)
     energies = [bam_energy(w, x, y)]
     for step in range(max_steps):
         if x_first:
@@ -220,7 +220,8 @@ def fit_dae(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
-        clean = x[torch.randint(0, x.shape[0], (batch_size,), generator=gen)]
+        clean = x[torch.randint(0, x.shape[0], (batch_size,), generator=gen, device="cpu")
+                  .to(x.device)]
         noisy = flip_noise(clean, noise, gen)
         loss = F.mse_loss(model(noisy), clean)
         opt.zero_grad(set_to_none=True)

@@ -78,6 +78,12 @@ def _check_patterns(patterns: Tensor) -> Tensor:
     return patterns
 
 
+def _draws_on(generator: torch.Generator | None) -> torch.device:
+    """Where random draws are made: the generator's device (the CPU without one), so a seed
+    gives the same cues and orders whatever device the patterns are on; they are moved after."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def _zero_diagonal(w: Tensor) -> Tensor:
     w.diagonal(dim1=-2, dim2=-1).zero_()
     return w
@@ -124,7 +130,7 @@ def storkey_prefixes(patterns: Tensor, counts: Sequence[int]) -> Iterator[tuple[
     batched = x.dim() == 3
     xb = x if batched else x.unsqueeze(0)
     w = xb.new_zeros(xb.shape[0], n, n)
-    diag = torch.arange(n)
+    diag = torch.arange(n, device=x.device)
     pending = iter(counts)
     target = next(pending, None)
     for mu in range(n_patterns + 1):
@@ -234,7 +240,8 @@ def flip_noise(
     k = round(fraction * x.shape[-1])
     if k == 0:
         return x.clone()
-    chosen = torch.rand(x.shape, generator=generator).argsort(-1)[..., :k]
+    chosen = torch.rand(x.shape, generator=generator, device=_draws_on(generator))
+    chosen = chosen.argsort(-1)[..., :k].to(x.device)
     sign = torch.ones_like(x).scatter_(-1, chosen, -1.0)
     return x * sign
 
@@ -252,11 +259,12 @@ def mask_cue(
         raise ValueError(f"fill must be 'zero' or 'random', got {fill!r}")
     x = _float(patterns, "patterns").clone()
     k = round(fraction * x.shape[-1])
-    chosen = torch.rand(x.shape, generator=generator).argsort(-1)[..., :k]
+    on = _draws_on(generator)
+    chosen = torch.rand(x.shape, generator=generator, device=on).argsort(-1)[..., :k].to(x.device)
     if fill == "zero":
-        values = torch.zeros(chosen.shape, dtype=x.dtype)
+        values = torch.zeros(chosen.shape, dtype=x.dtype, device=x.device)
     else:
-        values = torch.randint(0, 2, chosen.shape, generator=generator).to(x.dtype) * 2 - 1
+        values = torch.randint(0, 2, chosen.shape, generator=generator, device=on).to(x) * 2 - 1
     return x.scatter_(-1, chosen, values)
 
 
@@ -301,7 +309,7 @@ def _prepare(
     if w.dim() == 3 and w.shape[0] != s.shape[0]:
         raise ValueError(f"weights hold {w.shape[0]} networks but {name} have {s.shape[0]} rows")
     s3 = s.unsqueeze(1) if s.dim() == 2 else s
-    th = torch.zeros(1, 1, n, dtype=w.dtype)
+    th = torch.zeros(1, 1, n, dtype=w.dtype, device=w.device)
     if theta is not None:
         th = _float(theta, "theta").to(w.dtype)
         if (
@@ -376,7 +384,7 @@ def recall(
         n_groups, per_group, n = s3.shape
         th = th.expand(n_groups, per_group, n).reshape(-1, n)
         s = s3.reshape(-1, n).clone()
-        group = torch.arange(n_groups).repeat_interleave(per_group)
+        group = torch.arange(n_groups, device=s.device).repeat_interleave(per_group)
         net = group if w.shape[0] > 1 else torch.zeros_like(group)
     else:
         w, s, th, net = _prepare_network(weights, cues, theta, network)
@@ -411,7 +419,8 @@ def _prepare_network(
         raise ValueError(f"network must be a (K,) long tensor with K={s.shape[0]}")
     if s.shape[0] and not 0 <= int(network.min()) <= int(network.max()) < g:
         raise ValueError(f"network must index the {g} networks of weights")
-    th = torch.zeros(g, n, dtype=w.dtype) if theta is None else _float(theta, "theta").to(w.dtype)
+    th = (torch.zeros(g, n, dtype=w.dtype, device=w.device) if theta is None
+          else _float(theta, "theta").to(w.dtype))
     if th.shape not in ((n,), (g, n)):
         raise ValueError(f"theta must be (N,) or (G, N), got {tuple(th.shape)}")
     th = th.expand(g, n)[network]
@@ -421,7 +430,7 @@ def _prepare_network(
 def _check_symmetric(w: Tensor) -> None:
     """Spot-check W = W^T on up to 64 evenly spaced rows (a full check costs as much as W)."""
     n = w.shape[-1]
-    rows = torch.linspace(0, n - 1, min(n, 64)).round().long().unique()
+    rows = torch.linspace(0, n - 1, min(n, 64), device=w.device).round().long().unique()
     scale = float(torch.maximum(w.amax(), -w.amin())) if w.numel() else 0.0
     gap = (w[:, rows, :] - w[:, :, rows].mT).abs().amax() if w.numel() else torch.tensor(0.0)
     if float(gap) > 1e-6 * max(scale, 1.0):
@@ -448,8 +457,9 @@ def _run_async(w, s, h, th, net, group, order, max_sweeps, generator, per_update
     k, n = s.shape
     tol = _tie_tolerance(w)
     diag = torch.diagonal(w, dim1=-2, dim2=-1)  # (G, N)
-    converged = torch.zeros(k, dtype=torch.bool)
-    sweeps = torch.full((k,), max_sweeps, dtype=torch.long)
+    dev = s.device
+    converged = torch.zeros(k, dtype=torch.bool, device=dev)
+    sweeps = torch.full((k,), max_sweeps, dtype=torch.long, device=dev)
     e = _energy_from_field(s, h, th)
     energies, upd, hist = [e], [e.clone()] if per_update else None, [s.clone()]
     n_groups = int(group.max()) + 1
@@ -460,16 +470,17 @@ def _run_async(w, s, h, th, net, group, order, max_sweeps, generator, per_update
     w_flat = w.reshape(-1, n)
     for sweep in range(max_sweeps):
         if order == "fixed":
-            perm = torch.arange(n).expand(n_groups, n)
+            perm = torch.arange(n, device=dev).expand(n_groups, n)
         else:
-            perm = torch.rand(n_groups, n, generator=generator).argsort(-1)
-        act = (~converged).nonzero().squeeze(1) if compact else torch.arange(k)
+            on = _draws_on(generator)
+            perm = torch.rand(n_groups, n, generator=generator, device=on).argsort(-1).to(dev)
+        act = (~converged).nonzero().squeeze(1) if compact else torch.arange(k, device=dev)
         s_a, h_a, net_a = s[act], h[act], net[act]
         s_flat = s_a.view(-1)
         unit = perm[group[act]].T.contiguous()  # (N, K'): the unit each cue updates at step t
-        cell = unit + (torch.arange(act.numel()) * n).unsqueeze(0)  # into s_a, h_a flattened
+        cell = unit + (torch.arange(act.numel(), device=dev) * n).unsqueeze(0)  # into s_a, h_a
         w_row = unit + (net_a * n).unsqueeze(0)  # into w as (G * N, N)
-        changed = torch.zeros(act.numel(), dtype=torch.bool)
+        changed = torch.zeros(act.numel(), dtype=torch.bool, device=dev)
         for t in range(n):
             hi = h_a.view(-1).take(cell[t])
             si = s_flat.take(cell[t])
@@ -493,7 +504,7 @@ def _run_async(w, s, h, th, net, group, order, max_sweeps, generator, per_update
                 if keep_states:
                     hist.append(s_a.clone())
         s[act], h[act] = s_a, h_a
-        still = torch.zeros(k, dtype=torch.bool)
+        still = torch.zeros(k, dtype=torch.bool, device=dev)
         still[act[changed]] = True
         sweeps[~still & ~converged] = sweep
         converged |= ~still
@@ -504,7 +515,7 @@ def _run_async(w, s, h, th, net, group, order, max_sweeps, generator, per_update
             hist.append(s.clone())
         if bool(converged.all()):
             break
-    cycled = torch.zeros(k, dtype=torch.bool)
+    cycled = torch.zeros(k, dtype=torch.bool, device=dev)
     return (
         s, converged, cycled, sweeps, torch.stack(energies, 1),
         torch.stack(upd, 1) if per_update else None,
@@ -514,9 +525,9 @@ def _run_async(w, s, h, th, net, group, order, max_sweeps, generator, per_update
 
 def _run_sync(w, s, h, th, net, group, order, max_sweeps, generator, per_update, keep_states):
     k = s.shape[0]
-    converged = torch.zeros(k, dtype=torch.bool)
-    cycled = torch.zeros(k, dtype=torch.bool)
-    sweeps = torch.full((k,), max_sweeps, dtype=torch.long)
+    converged = torch.zeros(k, dtype=torch.bool, device=s.device)
+    cycled = torch.zeros(k, dtype=torch.bool, device=s.device)
+    sweeps = torch.full((k,), max_sweeps, dtype=torch.long, device=s.device)
     prev = torch.full_like(s, math.nan)
     energies, hist = [_energy_from_field(s, h, th)], [s.clone()]
     tol = _tie_tolerance(w)
@@ -573,7 +584,7 @@ def classify_states(states: Tensor, patterns: Tensor, tol: float = 0.15) -> Tens
     below tol), 3 anything else (spin-glass states). states (K, N), patterns (P, N) -> (K,) long.
     """
     m = overlap(states, patterns)
-    label = torch.full(m.shape[:-1], OTHER, dtype=torch.long)
+    label = torch.full(m.shape[:-1], OTHER, dtype=torch.long, device=m.device)
     if m.shape[-1] >= 3:
         top = m.abs().topk(min(4, m.shape[-1]), dim=-1).values
         mixed = ((top[..., :3] - 0.5).abs() < tol).all(-1)
@@ -629,12 +640,14 @@ def count_spurious(
     fixed = (_sgn_keep(-x @ w.mT, -x, tol) == -x).all(-1)
     triples = list(itertools.combinations(range(x.shape[0]), 3))
     if len(triples) > max_mixtures:
-        pick = torch.randperm(len(triples), generator=generator)[:max_mixtures]
+        pick = torch.randperm(len(triples), generator=generator,
+                              device=_draws_on(generator))[:max_mixtures]
         triples = [triples[int(j)] for j in pick]
     if not triples:
         return SpuriousStates(x.shape[0], int(fixed.sum()), 0, 0, 0)
-    idx = torch.tensor(triples)
-    signs = torch.randint(0, 2, (len(triples), 3, 1), generator=generator).to(x.dtype) * 2 - 1
+    idx = torch.tensor(triples, device=x.device)
+    signs = torch.randint(0, 2, (len(triples), 3, 1), generator=generator,
+                          device=_draws_on(generator)).to(x) * 2 - 1
     mixtures = torch.sign((x[idx] * signs).sum(1))  # sums of three +-1 are odd: never 0
     stable = (_sgn_keep(mixtures @ w.mT, mixtures, tol) == mixtures).all(-1)
     result = recall(w, mixtures, max_sweeps=50, generator=generator)

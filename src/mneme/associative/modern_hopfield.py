@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from mneme.associative.hopfield import RecallResult, _check_pm1
+from mneme.associative.hopfield import RecallResult, _check_pm1, _draws_on
 
 __all__ = [
     "Hopfield",
@@ -231,13 +231,15 @@ def dense_recall(
     xb = x.expand(b, *x.shape) if x.dim() == 2 else x  # (B, P, N) view
     s = s.clone()
     m = (xb @ s.unsqueeze(-1)).squeeze(-1)  # (B, P)
-    rows = torch.arange(b)
-    converged = torch.zeros(b, dtype=torch.bool)
-    sweeps = torch.full((b,), max_sweeps, dtype=torch.long)
+    dev = s.device
+    rows = torch.arange(b, device=dev)
+    converged = torch.zeros(b, dtype=torch.bool, device=dev)
+    sweeps = torch.full((b,), max_sweeps, dtype=torch.long, device=dev)
     energies = [dense_energy(x, s, F, n)]
     for sweep in range(max_sweeps):
-        order = torch.rand(b, big_n, generator=generator).argsort(-1)
-        changed = torch.zeros(b, dtype=torch.bool)
+        order = torch.rand(b, big_n, generator=generator, device=_draws_on(generator))
+        order = order.argsort(-1).to(dev)
+        changed = torch.zeros(b, dtype=torch.bool, device=dev)
         for t in range(big_n):
             i = order[:, t]
             col = xb[rows, :, i]  # (B, P): x_mu,i of every cue's patterns
@@ -259,7 +261,7 @@ def dense_recall(
         energies.append(dense_energy(x, s, F, n))
         if bool(converged.all()):
             break
-    cycled = torch.zeros(b, dtype=torch.bool)
+    cycled = torch.zeros(b, dtype=torch.bool, device=dev)
     return RecallResult(s, converged, cycled, sweeps, torch.stack(energies, 1))
 
 

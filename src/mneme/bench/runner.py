@@ -55,7 +55,8 @@ def _task_label(cell: Cell) -> str:
 
 
 def run_suite(
-    suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2, report_only: bool = False
+    suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2, report_only: bool = False,
+    device: str | None = None,
 ) -> int:
     """Run every cell of ``suite`` into ``out`` and write the reports.
 
@@ -63,7 +64,8 @@ def run_suite(
     ``report_only`` nothing is trained: the reports cover the cells finished so far. A finished
     cell whose files are unreadable is skipped with a warning naming the file (and a corrupt
     ``summary.json`` is rebuilt when training). One bench at a time trains in ``out`` (a lock,
-    ``OUT/.bench.lock``). SIGINT and SIGTERM stop it: see ``mneme.bench.workers``.
+    ``OUT/.bench.lock``). SIGINT and SIGTERM stop it: see ``mneme.bench.workers``. ``device``
+    overrides every cell's ``TrainConfig.device``.
 
     Returns:
         0 when every runnable cell finished, 1 when no cell could run at all, ``128 + signal``
@@ -81,6 +83,9 @@ def run_suite(
         return _report(suite, cells, out, done, {}, skipped, time.perf_counter())
     with bench_lock(out):
         cells = suite.build(data_dir)
+        if device is not None:
+            cells = [dataclasses.replace(c, train=dataclasses.replace(c.train, device=device))
+                     for c in cells]
         done, pending, skipped = _plan(cells, out, report_only=False)
         print(
             f"suite {suite.name}: {len(cells)} cells, {len(done)} already finished in {out}, "
@@ -209,10 +214,12 @@ def _report(suite: Suite, cells: list[Cell], out: Path, done: dict[str, dict[str
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """What must match for a stored cell to count: not the data location, seeds or repeats."""
+    """What must match for a stored cell to count: not the data location, seeds, repeats or
+    device."""
     config = json.loads(json.dumps(config))  # tuples become lists, as in config.json
     task = {k: v for k, v in config["task"]["config"].items() if k != "data_dir"}
-    train = {k: v for k, v in config["train"].items() if k not in ("repeats", "seed", "progress")}
+    train = {k: v for k, v in config["train"].items()
+             if k not in ("repeats", "seed", "progress", "device")}
     return {"task": [config["task"]["name"], task], "model": config["model"], "train": train}
 
 

@@ -31,12 +31,15 @@ class AskArgs:
     data_dir: str | None = None
     """Dataset root holding babi/; only read by runs without vocab.json (None: $MNEME_DATA,
     then the recorded one)."""
+    device: str = "cpu"
+    """auto, cpu, cuda, cuda:N or mps (auto: CUDA if available, else MPS, else the CPU)."""
 
 
 def run(args: AskArgs) -> int:
     """Answer the questions read from stdin (``ask_loop``)."""
     overrides = {"data_dir": args.data_dir} if args.data_dir else None
-    return ask_loop(args.run_dir, sys.stdin, sys.stdout, plot=args.plot, overrides=overrides)
+    return ask_loop(args.run_dir, sys.stdin, sys.stdout, plot=args.plot, overrides=overrides,
+                    device=args.device)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -57,21 +60,22 @@ def answer(
     Raises:
         UserError: unknown words, or a sentence longer than the model was trained on.
     """
-    inputs = task.encode_story(list(story), question)
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in task.encode_story(list(story), question).items()}
     with torch.no_grad():
         output = model(inputs, trace=True)
     word = task.vocab.decode([int(output.logits[0].argmax())])[0]
     trace = output.trace
     if trace is None or not hasattr(trace, "attention"):
         return word, None
-    attention = trace.attention[0]  # (K, N'), slot 0 = most recent sentence
+    attention = trace.attention[0].cpu()  # (K, N'), slot 0 = most recent sentence
     shown = min(len(story), attention.shape[-1])
     weights = torch.zeros(attention.shape[0], len(story))
     # Slot i holds story[-1 - i]: reverse the first ``shown`` slots into story order.
     weights[:, len(story) - shown :] = attention[:, :shown].flip(-1)
     null = getattr(trace, "null_attention", None)
     if null is not None:
-        weights = torch.cat([weights, null[0].unsqueeze(1)], 1)
+        weights = torch.cat([weights, null[0].cpu().unsqueeze(1)], 1)
     return word, weights
 
 
@@ -95,6 +99,7 @@ def ask_loop(
     *,
     plot: str | None = None,
     overrides: dict[str, Any] | None = None,
+    device: str = "cpu",
 ) -> int:
     """Read stories and questions from ``stdin``, write answers to ``stdout``.
 
@@ -104,7 +109,7 @@ def ask_loop(
     from mneme.train.run import load_run
 
     _, task, model = load_run(Path(run_dir), overrides=overrides, data_dirs=env_data_dirs(),
-                              need_data=False)
+                              need_data=False, device=device)
     if not hasattr(task, "encode_story"):
         raise UserError(f"{run_dir}: ask needs a question-answering run (bAbI)")
     interactive = stdin.isatty()

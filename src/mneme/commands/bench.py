@@ -26,6 +26,9 @@ class BenchArgs:
     """List the suites and exit."""
     report_only: bool = False
     """Write the reports from the cells finished so far; train nothing."""
+    device: str | None = None
+    """Train every cell on this device (auto, cpu, cuda, cuda:N or mps); None: each cell's own
+    (the CPU). A finished cell counts whatever device it ran on."""
 
 
 def run(args: BenchArgs) -> int:
@@ -39,10 +42,14 @@ def run(args: BenchArgs) -> int:
         return 0
     if args.jobs < 1:
         raise UserError(f"--jobs must be >= 1 (got {args.jobs})")
+    if args.device is not None:
+        from mneme.train.device import resolve_device
+
+        resolve_device(args.device, label="--device")  # before anything is written
     suite = get_suite(args.suite)
     out = Path(args.out) if args.out else Path("bench-out") / suite.name
     return run_suite(suite, out, data_dir=default_data_dir(args.data_dir), jobs=args.jobs,
-                     report_only=args.report_only)
+                     report_only=args.report_only, device=args.device)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -43,6 +43,8 @@ class EvalArgs(Generic[TaskT]):
     """Evaluation batch size."""
     decode: str | None = None
     """seq2seq runs: also decode (greedy or beam) for exact match and BLEU."""
+    device: str = "cpu"
+    """auto, cpu, cuda, cuda:N or mps (auto: CUDA if available, else MPS, else the CPU)."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,10 @@ def run(config: Any, args: EvalArgs) -> int:
         overrides["data_dir"] = args.data_dir
     if args.split not in ("train", "valid", "test"):
         raise UserError(f"--split must be train, valid or test (got {args.split!r})")
-    _, task, model = load_run(args.run_dir, overrides=overrides, data_dirs=env_data_dirs())
-    metrics = evaluate(model, task, args.split, args.batch_size)
+    _, task, model = load_run(args.run_dir, overrides=overrides, data_dirs=env_data_dirs(),
+                              device=args.device)
+    metrics = evaluate(model, task, args.split, args.batch_size,
+                       next(model.parameters()).device)
     if args.decode is not None:
         from mneme.models.translate import evaluate_decoding
 

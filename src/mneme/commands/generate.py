@@ -125,9 +125,10 @@ def generate(model: Any, task: Any, options: GenerateOptions) -> Generation:
     boundary = int(task.spec.boundary_id)
     context = [boundary, *ids]
     state = None
+    device = next(model.parameters()).device
     if len(context) > 1:
-        state = model(torch.tensor([context[:-1]]), state=None).state
-    start = torch.tensor([context[-1]])
+        state = model(torch.tensor([context[:-1]], device=device), state=None).state
+    start = torch.tensor([context[-1]], device=device)
     eos = boundary if task.spec.level == "word" and options.stop_at_eos else None
     n = options.max_tokens
     if options.strategy == "beam":
@@ -140,7 +141,7 @@ def generate(model: Any, task: Any, options: GenerateOptions) -> Generation:
         if options.strategy == "greedy":
             out = greedy(model.step, state, start, n, eos=eos)
         else:
-            gen = torch.Generator().manual_seed(options.seed)
+            gen = torch.Generator(device).manual_seed(options.seed)  # seeded per device type
             out = sample(model.step, state, start, n, temperature=options.temperature,
                          top_k=options.top_k or None, eos=eos, generator=gen)
         hyps = [(out.sequence(0), float(out.scores[0]))]
@@ -149,22 +150,24 @@ def generate(model: Any, task: Any, options: GenerateOptions) -> Generation:
 
 
 def generate_run(run_dir: Path, options: GenerateOptions,
-                 overrides: dict[str, Any] | None = None) -> Generation:
+                 overrides: dict[str, Any] | None = None, device: str = "cpu") -> Generation:
     """Load the language model of ``run_dir`` (its best checkpoint) and ``generate``.
 
     Raises:
         UserError: not a run directory, not a language-model run, a bad option.
     """
     from mneme.tasks.text import CharsConfig, PTBConfig
+    from mneme.train.device import resolve_device
     from mneme.train.run import load_run, read_config
 
     options.validate()
+    resolve_device(device, label="device")  # named before the run is read
     config = read_config(Path(run_dir))
     if not isinstance(config.task, PTBConfig | CharsConfig):
         raise UserError(f"{run_dir}: generate needs a language-model run (task ptb or chars), "
                         f"this one is {config.task_name}")
     _, task, model = load_run(Path(run_dir), overrides=overrides, data_dirs=env_data_dirs(),
-                              need_data=False)
+                              need_data=False, device=device)
     return generate(model, task, options)
 
 
@@ -179,13 +182,15 @@ class GenerateArgs:
     data_dir: str | None = None
     """Dataset root holding ptb/, ...; only read by runs without vocab.json (None:
     $MNEME_DATA, then the recorded one)."""
+    device: str = "cpu"
+    """auto, cpu, cuda, cuda:N or mps (auto: CUDA if available, else MPS, else the CPU)."""
 
 
 def run(args: GenerateArgs) -> int:
     """Print each continuation (beam search with --n-best > 1: with its score)."""
     options = args.decoding
     overrides = {"data_dir": args.data_dir} if args.data_dir else None
-    result = generate_run(args.run_dir, options, overrides=overrides)
+    result = generate_run(args.run_dir, options, overrides=overrides, device=args.device)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for text, score in zip(result.texts, result.scores, strict=True):

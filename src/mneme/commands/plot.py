@@ -19,6 +19,8 @@ class PlotArgs:
     data_dir: str | None = None
     """Dataset root holding babi/, ptb/, ...; None: $MNEME_DATA, then the one the run
     recorded."""
+    device: str = "cpu"
+    """auto, cpu, cuda, cuda:N or mps (auto: CUDA if available, else MPS, else the CPU)."""
 
 
 def run(args: PlotArgs) -> int:
@@ -26,7 +28,7 @@ def run(args: PlotArgs) -> int:
     from mneme.viz.run import plot_run
 
     for path in plot_run(args.run_dir, examples=args.examples, data_dir=args.data_dir,
-                         data_dirs=env_data_dirs()):
+                         data_dirs=env_data_dirs(), device=args.device):
         print(path)
     return 0
 

@@ -67,10 +67,11 @@ class TrainCommand:
     """With ``resume``: the ``--train.*`` fields given (``RESUME_OVERRIDES``)."""
 
 
-RESUME_OVERRIDES = ("epochs", "lr", "clip_norm", "clip_value", "early_stop", "progress",
-                    "tensorboard", "threads")
+RESUME_OVERRIDES = ("epochs", "max_steps", "max_seconds", "lr", "clip_norm", "clip_value",
+                    "early_stop", "progress", "tensorboard", "threads", "device")
 """The ``--train.*`` fields ``--resume`` may change: the schedule and budget (a diverged run goes
-on at a smaller rate), clipping, and how it shows progress."""
+on at a smaller rate; a run stopped by ``max_steps`` goes on with a larger one), clipping, the
+device, and how it shows progress."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,7 @@ def run(command: TrainCommand) -> int:
     if command.resume is not None:
         config = read_config(command.resume)
         if command.overrides:
-            if (command.resume / "final.json").exists() or (command.resume / "summary.json"
-                                                            ).exists():
+            if _finished(command.resume):
                 raise UserError(f"{command.resume}: the run is finished; --train.* options "
                                 "change nothing there (start a new run to train longer)")
             train = dataclasses.replace(config.train, **command.overrides)
@@ -213,6 +213,17 @@ def _with_data_dir(task_cfg: Any, data_dir: str | None) -> Any:
     if "data_dir" in names and task_cfg.data_dir is None:
         return dataclasses.replace(task_cfg, data_dir=default_data_dir(data_dir))
     return task_cfg
+
+
+def _finished(run_dir: Path) -> bool:
+    """The run has ended, not by ``max_steps`` / ``max_seconds`` (which a resume may raise)."""
+    from mneme.train.rundir import read_final
+
+    results = [p.parent for p in [run_dir / "final.json", *run_dir.glob("repeat-*/final.json")]
+               if p.is_file()]
+    if not results and not (run_dir / "summary.json").exists():
+        return False
+    return not any(read_final(d).stopped for d in results)
 
 
 def _distributed(device: str) -> Any:
@@ -251,6 +262,12 @@ def _report_training(summary: dict[str, Any], run_dir: Path, dist: Any = None) -
         f"{run_dir}: valid {name} {show(valid.get(name, float('nan')))}, "
         f"test {name} {show(test.get(name, float('nan')))} "
         f"(best epoch {summary['best_epoch']}, {summary['steps']} steps, "
-        f"{summary['seconds']:.1f} s)"
+        f"{summary['seconds']:.1f} s{_stopped(summary)})"
     )
     return 0
+
+
+def _stopped(summary: dict[str, Any]) -> str:
+    """``", stopped by --train.max-steps"`` when a budget ended a repeat's training."""
+    budgets = sorted({r["stopped"] for r in summary.get("repeats", ()) if r.get("stopped")})
+    return "".join(f", stopped by --train.{b.replace('_', '-')}" for b in budgets)

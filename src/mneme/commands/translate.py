@@ -41,13 +41,15 @@ class TranslateArgs:
     data_dir: str | None = None
     """Dataset root holding eng-fra/; only read by runs without vocab.json (None:
     $MNEME_DATA, then the recorded one)."""
+    device: str = "cpu"
+    """auto, cpu, cuda, cuda:N or mps (auto: CUDA if available, else MPS, else the CPU)."""
 
 
 def run(args: TranslateArgs) -> int:
     """Print the translation (``translate_command``)."""
     return translate_command(args.run_dir, args.text, sys.stdout, strategy=args.strategy,
                              beam_width=args.beam_width, length_penalty=args.length_penalty,
-                             plot=args.plot, data_dir=args.data_dir)
+                             plot=args.plot, data_dir=args.data_dir, device=args.device)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -62,7 +64,8 @@ def main(argv: Sequence[str]) -> int:
 
 def translate_command(run_dir: Path, text: str, out: IO[str], *, strategy: str = "greedy",
                       beam_width: int = 5, length_penalty: float = 0.0,
-                      plot: str | None = None, data_dir: str | None = None) -> int:
+                      plot: str | None = None, data_dir: str | None = None,
+                      device: str = "cpu") -> int:
     """``mneme translate RUN TEXT``: print the translation, optionally save the alignment PNG.
 
     Raises:
@@ -78,7 +81,7 @@ def translate_command(run_dir: Path, text: str, out: IO[str], *, strategy: str =
         raise UserError("nothing to translate: give a sentence, e.g. \"je suis content .\"")
     overrides = {"data_dir": data_dir} if data_dir else None
     config, task, model = load_run(Path(run_dir), overrides=overrides,
-                                   data_dirs=env_data_dirs(), need_data=False)
+                                   data_dirs=env_data_dirs(), need_data=False, device=device)
     _check_seq2seq(model, "translate")
     result = translate_text(task, model, text, strategy=strategy, beam_width=beam_width,
                             length_penalty=length_penalty)

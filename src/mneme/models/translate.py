@@ -176,6 +176,6 @@ def translate_text(task: Any, model: Any, text: str, *, strategy: str = "greedy"
                              beam_width=beam_width, length_penalty=length_penalty)
     output = task.spec.target_vocab.decode(result.tokens[0])
     shown = [t if t in vocab.stoi else UNK for t in tokens] + ["</s>"]
-    attention = None if result.attention is None else result.attention[0]
+    attention = None if result.attention is None else result.attention[0].cpu()
     return TextTranslation(shown, unknown, output, _detokenize(task, output), attention,
                            result.finished[0])

@@ -9,7 +9,8 @@ rank reads its own shard of the stream and carries its own recurrent state. Only
 run directory; each rank checkpoints its carried state next to ``last.pt`` so resume is exact.
 
 Backends: ``gloo`` on CPU, ``nccl`` on GPU. The CLI reads ``RANK``, ``WORLD_SIZE``,
-``MASTER_ADDR``... (set by ``torchrun``) and passes a ``Distributed`` to the trainer.
+``LOCAL_RANK``, ``MASTER_ADDR``... (set by ``torchrun``) and passes a ``Distributed`` to the
+trainer; on CUDA each rank computes on ``cuda:LOCAL_RANK`` (``mneme.train.device``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Distributed:
 
     rank: int = 0
     world_size: int = 1
+    local_rank: int = 0
+    """The rank among this machine's processes: the CUDA device index it uses."""
 
     @property
     def is_main(self) -> bool:
@@ -42,6 +45,10 @@ class Distributed:
         """``model`` in ``DistributedDataParallel`` when there is more than one rank."""
         if self.world_size == 1:
             return model
+        device = next(model.parameters()).device
+        if device.type == "cuda":
+            return nn.parallel.DistributedDataParallel(model, device_ids=[device.index],
+                                                       output_device=device.index)
         return nn.parallel.DistributedDataParallel(model)
 
     def shard(self, batch: Batch) -> Batch:
@@ -71,14 +78,22 @@ class Distributed:
 def from_environment(env: Mapping[str, str], device: str = "cpu") -> Distributed:
     """Join the process group that ``torchrun`` describes in ``env``; one process without it.
 
+    ``device`` is ``TrainConfig.device``; on CUDA this rank's device ``cuda:LOCAL_RANK`` is
+    checked and made current before the ``nccl`` group starts.
+
     Raises:
+        ConfigError: the device is not available to this rank (``resolve_device``).
         RuntimeError: the process group cannot be initialised (``torch.distributed`` errors).
     """
+    from mneme.train.device import resolve_device
+
     world_size = int(env.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Distributed()
     rank = int(env["RANK"])
+    local_rank = int(env.get("LOCAL_RANK", "0"))
+    resolved = resolve_device(device, local_rank=local_rank)
     if not torch.distributed.is_initialized():
-        backend = "nccl" if device.startswith("cuda") else "gloo"
+        backend = "nccl" if resolved.type == "cuda" else "gloo"
         torch.distributed.init_process_group(backend=backend, rank=rank, world_size=world_size)
-    return Distributed(rank=rank, world_size=world_size)
+    return Distributed(rank=rank, world_size=world_size, local_rank=local_rank)

@@ -31,6 +31,9 @@ class FitResult:
     steps: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    stopped: str | None = None
+    """``max_steps`` or ``max_seconds`` when that budget ended training (a resume with a larger
+    one trains on); None at the end of the epoch budget or an early stop."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class FitResult:
             "best_epoch": self.best_epoch,
             "steps": self.steps,
             "seconds": self.seconds,
+            **({"stopped": self.stopped} if self.stopped else {}),
         }
 
 
@@ -57,15 +61,20 @@ def is_stream(task: Task) -> bool:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, task: Task, split: str, batch_size: int, device: str = "cpu"
+    model: nn.Module, task: Task, split: str, batch_size: int,
+    device: str | torch.device = "cpu",
 ) -> dict[str, float]:
     """Mean metrics of ``model`` on ``split`` of ``task`` (the model is left in eval mode).
 
     A stream task's state is carried across the split's batches, starting from zeros. A task's
-    optional ``finalize_metrics`` adds derived metrics (perplexity, bits per character).
+    optional ``finalize_metrics`` adds derived metrics (perplexity, bits per character). The
+    sums stay on ``device`` until the end (float64, in the order a Python float sum takes; float32
+    on MPS, which has no float64): one sync per evaluation, not per batch.
     """
     model.eval()
-    totals: dict[str, float] = {}
+    device = torch.device(device)
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    totals: dict[str, Any] = {}
     stream = is_stream(task)
     state = None
     for batch in task.eval_batches(split, batch_size):
@@ -76,8 +85,12 @@ def evaluate(
         else:
             output = model(batch.inputs)
         for key, value in task.metrics(output, batch).items():
-            totals[key] = totals.get(key, 0.0) + float(value)
-    return finalize(task, reduce_metrics(totals))
+            if isinstance(value, torch.Tensor) and device.type != "cpu":
+                value = value.detach().to(dtype)
+            else:
+                value = float(value)
+            totals[key] = totals.get(key, 0.0) + value
+    return finalize(task, reduce_metrics({k: float(v) for k, v in totals.items()}))
 
 
 def finalize(task: Task, metrics: dict[str, float]) -> dict[str, float]:

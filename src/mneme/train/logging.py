@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ class MetricsLog:
         self.lines += 1
         if self._tensorboard and self._writer is None:
             self._writer = _open_tensorboard(self.path.parent / "tb")
+            self._tensorboard = self._writer is not None  # said once: the extra is missing
         if self._writer is not None:
             step = int(record.get("step", self.lines))
             for key, value in record.items():
@@ -113,12 +115,22 @@ class MetricsLog:
 
 
 def _open_tensorboard(log_dir: Path) -> Any:
-    """A ``SummaryWriter`` on ``log_dir``; None without the ``tensorboard`` extra."""
+    """A ``SummaryWriter`` on ``log_dir``; None, said in one line on stderr, without the
+    ``tensorboard`` extra."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # the optional extra is not installed
+        missing_extra("tensorboard", "no TensorBoard event files are written",
+                      "--train.no-tensorboard")
         return None
     return SummaryWriter(log_dir=str(log_dir))
+
+
+def missing_extra(extra: str, consequence: str, silence: str | None = None) -> None:
+    """Say in one line on stderr that the optional ``extra`` is not installed and what is lost."""
+    hint = f"; or {silence} to turn it off" if silence else ""
+    print(f"mneme: note: {consequence}: the {extra} extra is not installed (pip install "
+          f"'torch-mneme[{extra}]'{hint})", file=sys.stderr)
 
 
 def _parse(path: Path, number: int, raw: bytes) -> dict[str, Any]:

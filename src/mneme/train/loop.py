@@ -41,6 +41,7 @@ from mneme.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from mneme.train.device import resolve_device
 from mneme.train.distributed import Distributed
 from mneme.train.evaluate import FitResult, epoch_permutation, evaluate
 from mneme.train.hooks import Hook
@@ -55,6 +56,7 @@ from mneme.train.session import (
     progress,
     restore_sigint,
 )
+from mneme.train.tracking import SYNC_EVERY, EpochLoss, budget_spent, valid_postfix
 from mneme.types import detach_state, pack_state
 
 
@@ -85,8 +87,10 @@ class Trainer:
     ) -> None:
         config.validate()
         self.task = task
-        self.model = model.to(config.device)
         self.dist = distributed or Distributed()
+        self.device = resolve_device(
+            config.device, local_rank=self.dist.local_rank if self.dist.world_size > 1 else None)
+        self.model = model.to(self.device)
         if self.dist.world_size > 1 and config.batch_size % self.dist.world_size:
             raise UserError(
                 f"train.batch_size ({config.batch_size}) must be a multiple of the number of "
@@ -110,8 +114,9 @@ class Trainer:
         self.seconds = 0.0
         self.best: dict[str, Any] = {"value": math.inf, "epoch": 0}
         self.task_generator = torch.Generator().manual_seed(config.seed)
-        self._epoch_sums: dict[str, float] = {}
+        self._epoch_sums = EpochLoss(self.device)
         self._stop_requested = False
+        self.stopped: str | None = None  # the budget that ended training: max_steps, max_seconds
         self._last_valid: dict[str, str] = {}  # shown on the progress bar
         self._log: MetricsLog | None = None
         self.saved: tuple[Path, int] | None = None  # the checkpoint written or resumed last
@@ -208,13 +213,19 @@ class Trainer:
             return self._finish()
 
     def _train_epochs(self) -> bool:
+        """Train to the end of the budget; True when interrupted (checkpointed, nothing else).
+
+        ``max_steps`` / ``max_seconds`` end training after the step that uses them up: a stop
+        within an epoch checkpoints there; ``_finish`` then tests as at a normal end.
+        """
         cfg = self.config
         spe = self.steps_per_epoch
-        total = cfg.epochs * spe
+        total = cfg.epochs * spe if cfg.max_steps is None else min(cfg.epochs * spe, cfg.max_steps)
         previous = install_sigint(self.request_stop)
         bar = progress(cfg.progress, total, self.step, self.run_dir.name)
+        self.stopped = budget_spent(cfg, self.step, self.seconds)
         try:
-            while self.epoch < cfg.epochs:
+            while self.epoch < cfg.epochs and self.stopped is None:
                 lr = self.lr_at(self.epoch)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
@@ -232,26 +243,25 @@ class Trainer:
                     self._train_step(batch)
                     if bar is not None:
                         bar.update(1)
-                        if self.step % 20 == 0:
-                            sums = self._epoch_sums
-                            rate = (bar.format_dict["rate"] or 0.0) * cfg.batch_size
-                            bar.set_postfix(
-                                epoch=self.epoch + 1,
-                                ex_s=f"{rate:.0f}",
-                                loss=f"{sums['loss'] / max(sums['count'], 1):.3f}",
-                                **self._last_valid,
-                                refresh=False,
-                            )
+                    if self.step % SYNC_EVERY == 0:
+                        self._sync(bar)
                     for callback in self.callbacks:
                         callback(self)
-                    if self._stop_requested:
+                    self.stopped = budget_spent(cfg, self.step,
+                                                self.seconds + time.perf_counter() - start)
+                    if self._stop_requested or (self.stopped and index + 1 < spe):
                         self.seconds += time.perf_counter() - start
+                        self._sync(bar)
                         self.save()
-                        return True
+                        return self._stop_requested
                 self.seconds += time.perf_counter() - start
+                self._sync(bar)
                 self.epoch += 1
-                stop = self._end_of_epoch(lr)
-                if self.epoch % cfg.checkpoint_every == 0 or stop or self.epoch == cfg.epochs:
+                stop = self._end_of_epoch(lr, bar)
+                if stop or self.epoch == cfg.epochs:
+                    self.stopped = None  # the budget in epochs (or early stopping) ended it
+                if (self.epoch % cfg.checkpoint_every == 0 or stop or self.epoch == cfg.epochs
+                        or self.stopped):
                     self.save()
                 if stop:
                     break
@@ -260,6 +270,23 @@ class Trainer:
                 bar.close()
             restore_sigint(previous)
         return False
+
+    def _sync(self, bar: Any) -> None:
+        """Read the epoch's loss from the device: raise if a step's loss was not finite, else
+        show it on the progress bar."""
+        bad = self._epoch_sums.check()
+        if bad is not None:
+            raise self._diverged_loss(*bad)
+        if bar is not None:
+            self._show(bar, self.epoch + 1, self._epoch_sums.mean(), refresh=False)
+
+    def _show(self, bar: Any, epoch: int, loss: float, *, refresh: bool) -> None:
+        rate = (bar.format_dict["rate"] or 0.0) * self.config.batch_size
+        bar.set_postfix(epoch=epoch, ex_s=f"{rate:.0f}", loss=f"{loss:.3f}", **self._last_valid,
+                        refresh=refresh)
+
+    def _diverged_loss(self, value: float, step: int) -> Exception:
+        return runstate.diverged(self, f"the training loss became {value} at step {step}")
 
     def _train_batch(self, order: torch.Tensor | None, index: int) -> Batch:
         cfg = self.config
@@ -271,7 +298,7 @@ class Trainer:
             batch = task.train_batch(indices, self.task_generator)
         else:
             batch = task.sample(cfg.batch_size, self.task_generator)
-        return batch.to(cfg.device)
+        return batch.to(self.device)
 
     def _train_step(self, batch: Batch) -> None:
         cfg = self.config
@@ -281,14 +308,13 @@ class Trainer:
         else:
             output = self.forward_model(batch.inputs)
         loss = self.task.loss(output, batch)
-        value = float(loss.detach())
+        bad = self._epoch_sums.add(loss, batch.size, self.step + 1)  # on the CPU: per step
+        if bad is not None:
+            raise self._diverged_loss(bad, self.step + 1)
         if cfg.loss_reduction == "sum":
             # The MemN2N reference sums the loss over the batch; lr and clipping assume it. Under
             # DDP the ranks' gradients are averaged, so each scales by the global batch.
             loss = loss * batch.size * self.dist.world_size
-        if not math.isfinite(value):
-            what = f"the training loss became {value} at step {self.step + 1}"
-            raise runstate.diverged(self, what)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip_value is not None:
@@ -297,54 +323,63 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
         self.optimizer.step()
         self.step += 1
-        sums = self._epoch_sums
-        sums["loss"] = sums.get("loss", 0.0) + value * batch.size
-        sums["count"] = sums.get("count", 0.0) + batch.size
 
-    def _end_of_epoch(self, lr: float) -> bool:
+    def _end_of_epoch(self, lr: float, bar: Any = None) -> bool:
         """Evaluate, log, run the hooks; True when early stopping says stop."""
         cfg = self.config
-        sums, self._epoch_sums = self._epoch_sums, {}
+        sums, self._epoch_sums = self._epoch_sums, EpochLoss(self.device)
         record: dict[str, Any] = {
             "epoch": self.epoch,
             "step": self.step,
             "lr": lr,
             "seconds": round(self.seconds, 3),
-            "train_loss": sums.get("loss", 0.0) / max(sums.get("count", 0.0), 1.0),
+            "train_loss": sums.mean(),
+            "device": str(self.device),
         }
         valid = None
         if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
-            valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, cfg.device)
+            valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, self.device)
             record.update({f"valid_{k}": v for k, v in valid.items()})
             runstate.check_finite(self, f"validating after epoch {self.epoch}", valid)
             value = valid[self.selection_metric]
-            self._last_valid = {f"valid_{self.selection_metric}": f"{value:.4g}"}
+            self._last_valid = valid_postfix(task_info(self.task), valid)
             # Ties go to the later epoch: equal validation error, more training.
             if value <= self.best["value"]:
                 self.best = {"value": value, "epoch": self.epoch}
-                if self.dist.is_main:
-                    save_checkpoint(
-                        self.checkpoint_dir / "best.pt",
-                        {"model": self.model.state_dict(), "epoch": self.epoch, "valid": valid},
-                    )
-                self.dist.barrier()
+                self._save_best(valid)
         for hook in self.hooks:
             hook.on_epoch_end(self, valid)
         runstate.check_finite(self, f"after epoch {self.epoch}", record)
         assert self._log is not None
         self._log.write(record)
+        if bar is not None:  # the epoch's loss and validation, as the summary shows them
+            self._show(bar, self.epoch, record["train_loss"], refresh=True)
         return (
             valid is not None
             and cfg.early_stop is not None
             and (valid[self.selection_metric] <= cfg.early_stop)
         )
 
+    def _save_best(self, valid: dict[str, float]) -> None:
+        if self.dist.is_main:
+            save_checkpoint(
+                self.checkpoint_dir / "best.pt",
+                {"model": self.model.state_dict(), "epoch": self.epoch, "valid": valid},
+            )
+        self.dist.barrier()
+
     def _finish(self) -> FitResult:
         cfg = self.config
         best_path = self.checkpoint_dir / "best.pt"
+        if self.stopped and self.best["value"] == math.inf:
+            # Stopped before any validation: the weights at the stop are the best there are.
+            # A resume replaces them at its first validation (``last.pt`` holds no best).
+            valid = evaluate(self.model, self.task, "valid", cfg.eval_batch_size, self.device)
+            runstate.check_finite(self, "validating at the stop", valid)
+            self._save_best(valid)
         best = load_checkpoint(best_path, require=("model", "valid", "epoch"))
         self.model.load_state_dict(best["model"])
-        test = evaluate(self.model, self.task, "test", cfg.eval_batch_size, cfg.device)
+        test = evaluate(self.model, self.task, "test", cfg.eval_batch_size, self.device)
         runstate.check_finite(self, "testing the best checkpoint", test)
         result = FitResult(
             self.run_dir,
@@ -353,6 +388,7 @@ class Trainer:
             best_epoch=int(best["epoch"]),
             steps=self.step,
             seconds=round(self.seconds, 3),
+            stopped=self.stopped,
         )
         if self.dist.is_main:
             export_safetensors(self.model, self.run_dir / "model.safetensors")

@@ -22,12 +22,13 @@ from mneme.train.evaluate import FitResult
 from mneme.train.logging import MetricsLog
 from mneme.train.portable import read_vocab, write_vocab
 from mneme.train.rundir import load_resume_point, read_final, remove_stale_temp
+from mneme.train.tracking import EpochLoss, budget_spent
 from mneme.types import pack_state, unpack_state
 
 if TYPE_CHECKING:
     from mneme.train.loop import Trainer
 
-__all__ = ["check_finite", "diverged", "payload", "restore", "resume", "start"]
+__all__ = ["check_finite", "diverged", "finished", "payload", "restore", "resume", "start"]
 
 
 def payload(trainer: Trainer) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def payload(trainer: Trainer) -> dict[str, Any]:
         "epoch": trainer.epoch,
         "seconds": trainer.seconds,
         "best": dict(trainer.best),
-        "epoch_sums": dict(trainer._epoch_sums),
+        "epoch_sums": trainer._epoch_sums.state(),
         "metrics_lines": trainer._log.lines if trainer._log else 0,
         "config": trainer.full_config,
         "rng": capture_rng(trainer.task_generator),
@@ -70,7 +71,7 @@ def restore(trainer: Trainer, state: dict[str, Any], source: Path) -> None:
     trainer.epoch = int(state["epoch"])
     trainer.seconds = float(state["seconds"])
     trainer.best = dict(state["best"])
-    trainer._epoch_sums = dict(state.get("epoch_sums", {}))
+    trainer._epoch_sums = EpochLoss(trainer.device, state.get("epoch_sums", {}))
     restore_rng(state["rng"], trainer.task_generator)
     trainer._carry = unpack_state(state.get("carry"))
     if state.get("carry_per_rank"):
@@ -112,8 +113,9 @@ def resume(trainer: Trainer) -> FitResult | None:
             ``train.epochs`` below the epochs trained. Nothing is written then.
     """
     cfg, main = trainer.config, trainer.dist.is_main
-    if (trainer.run_dir / "final.json").exists():
-        return read_final(trainer.run_dir)  # a finished run: nothing to train, nothing to log
+    done = finished(trainer.run_dir, cfg)
+    if done is not None:
+        return done  # a finished run: nothing to train, nothing to log
     source, state = load_resume_point(trainer.checkpoint_dir)
     restore(trainer, state, source)
     trainer.saved = (source, trainer.step)
@@ -136,6 +138,17 @@ def resume(trainer: Trainer) -> FitResult | None:
             write_vocab(trainer.run_dir, trainer.task)
     trainer.dist.barrier()
     return None
+
+
+def finished(run_dir: Path, config: Any) -> FitResult | None:
+    """The stored result of a finished run (``final.json``); None when there is none, or when
+    ``max_steps`` / ``max_seconds`` stopped it and ``config`` (a ``TrainConfig``) allows more."""
+    if not (run_dir / "final.json").exists():
+        return None
+    result = read_final(run_dir)
+    if result.stopped and not budget_spent(config, result.steps, result.seconds):
+        return None
+    return result
 
 
 def _write_config(trainer: Trainer) -> None:

@@ -26,10 +26,11 @@ from mneme.models.build import build_model as build_named_model
 from mneme.models.build import is_composed, model_entry
 from mneme.tasks.base import Task, task_info
 from mneme.train.checkpoint import atomic_write_text, load_checkpoint
+from mneme.train.device import resolve_device
 from mneme.train.distributed import Distributed
 from mneme.train.loop import FitResult, Trainer
 from mneme.train.portable import build_task, load_task
-from mneme.train.rundir import own_run, read_final, remove_stale_temp, resumable
+from mneme.train.rundir import own_run, remove_stale_temp, resumable
 from mneme.validation import Validated
 
 
@@ -149,8 +150,11 @@ def _fit_one(
     callbacks: Iterable[Callable[[Trainer], None]],
     distributed: Distributed | None = None,
 ) -> FitResult:
-    if (run_dir / "final.json").exists():
-        return read_final(run_dir)
+    from mneme.train.resume import finished
+
+    done = finished(run_dir, config.train)
+    if done is not None:
+        return done
     import torch
 
     torch.manual_seed(config.train.seed)
@@ -196,6 +200,8 @@ def train_run(
     config.validate()
     run_dir = Path(run_dir)
     dist = distributed or Distributed()
+    resolve_device(config.train.device,  # a missing device is named before anything is written
+                   local_rank=dist.local_rank if dist.world_size > 1 else None)
     with own_run(run_dir, enabled=dist.is_main):
         return _train_owned(config, run_dir, task, resume, progress and dist.is_main, callbacks,
                             dist)
@@ -319,7 +325,7 @@ def selected_dir(run_dir: Path) -> Path:
 
 def load_run(
     run_dir: Path, *, overrides: dict[str, Any] | None = None, task: Task | None = None,
-    data_dirs: Sequence[str] = (), need_data: bool = True,
+    data_dirs: Sequence[str] = (), need_data: bool = True, device: str = "cpu",
 ) -> tuple[RunConfig, Task, nn.Module]:
     """The config, task and best model (eval mode) of a run directory.
 
@@ -332,11 +338,15 @@ def load_run(
             ``mneme.train.portable.load_task``.
         need_data: False to build the task from ``RUN/vocab.json`` alone when the run has one
             (``ask``, ``generate``, ``translate``).
+        device: where the model is put (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``),
+            whatever device it was trained on.
 
     Raises:
-        UserError: missing or corrupt run directory or checkpoint, unknown override field.
+        UserError: missing or corrupt run directory or checkpoint, unknown override field;
+            (``ConfigError``) a device this machine does not have.
         MissingDataError: ``need_data`` and the data is nowhere looked.
     """
+    target = resolve_device(device, label="device")
     config = read_config(run_dir)
     if overrides:
         known = {f.name for f in dataclasses.fields(config.task)}
@@ -356,5 +366,5 @@ def load_run(
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise UserError(f"{checkpoint}: does not fit this model/task ({first})") from None
-    model.eval()
+    model.to(target).eval()
     return config, task, model

@@ -176,4 +176,5 @@ def read_final(run_dir: Path) -> FitResult:
     if not ok:
         raise UserError(f"{path}: corrupt result file (not a mneme final.json)")
     return FitResult(run_dir, valid=data["valid"], test=data["test"],
-                     best_epoch=data["best_epoch"], steps=data["steps"], seconds=data["seconds"])
+                     best_epoch=data["best_epoch"], steps=data["steps"], seconds=data["seconds"],
+                     stopped=data["stopped"] if isinstance(data.get("stopped"), str) else None)

@@ -35,10 +35,14 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def export_safetensors(model: nn.Module, path: Path) -> None:
-    """The best weights as ``model.safetensors`` for use outside mneme (``safetensors`` extra)."""
+    """The best weights as ``model.safetensors`` for use outside mneme (``safetensors`` extra;
+    without it, one line on stderr says so)."""
     try:
         from safetensors.torch import save
     except ImportError:  # the optional extra is not installed
+        from mneme.train.logging import missing_extra
+
+        missing_extra("safetensors", f"{path.name} is not written")
         return
     from mneme.train.checkpoint import atomic_write_bytes
 

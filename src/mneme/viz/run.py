@@ -75,7 +75,7 @@ def _log_if_wide(ax: Any) -> None:
 
 
 def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None,
-             data_dirs: Sequence[str] = ()) -> list[Path]:
+             data_dirs: Sequence[str] = (), device: str = "cpu") -> list[Path]:
     """Write ``RUN/plots/curves.png`` and, for models that trace attention, one heatmap per test
     example (``RUN/plots/attention-{i}.png``); for cores that trace a stack or a tape, one figure
     of it per test example (``stack-{i}.png``, ``tape-{i}.png``). Returns the written paths.
@@ -88,6 +88,7 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None,
 
     from mneme.train.run import load_run, read_config, selected_dir
     from mneme.viz.heatmaps import plot_attention
+    from mneme.viz.ondevice import OnDevice
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -98,7 +99,8 @@ def plot_run(run_dir: Path, *, examples: int = 3, data_dir: str | None = None,
     title = f"{config.model_name} on {config.task_name} ({source.name})"
     overrides = {"data_dir": data_dir} if data_dir else None
     # fails before anything is written; data_dirs: where to look before the recorded one
-    _, task, model = load_run(run_dir, overrides=overrides, data_dirs=data_dirs)
+    _, task, loaded = load_run(run_dir, overrides=overrides, data_dirs=data_dirs, device=device)
+    model = OnDevice(loaded)  # the drawing code sees CPU tensors whatever the device
     info = task.info
     metric = info.metric if any(f"valid_{info.metric}" in r for r in records) else "error"
     written = [plot_curves(records, run_dir / "plots" / "curves.png", title, metric=metric,
