@@ -73,10 +73,10 @@ def plot_panels(panels: list[Panel], title: str, path: Path) -> Path:
     steps = max(int(p.image.shape[1]) for p in panels)
     heights = [max(0.8, min(3.0, 0.1 * image.shape[0] + 0.5)) for image, _ in shown]
     width = min(18.0, max(6.0, 0.08 * steps + 2.5))
-    total = sum(heights) + 0.45 * len(panels) + 0.8
+    total = sum(heights) + 0.45 * len(panels) + 1.1
     fig, axes = plt.subplots(len(panels), 1, figsize=(width, total),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    fig.subplots_adjust(left=0.08, right=0.97, top=1 - 0.6 / total, bottom=0.5 / total,
+    fig.subplots_adjust(left=0.08, right=0.97, top=1 - 0.9 / total, bottom=0.5 / total,
                         hspace=0.45 * len(panels) / sum(heights) + 0.1)
     for ax, panel, (image, first) in zip(axes[:, 0], panels, shown):
         low = float(image.min()) if panel.vmin is None else panel.vmin
@@ -95,7 +95,7 @@ def plot_panels(panels: list[Panel], title: str, path: Path) -> Path:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, first=first: f"{int(v) + first}"))
         ax.tick_params(labelsize=6)
     axes[-1, 0].set_xlabel("time step", fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=9, y=1 - 0.3 / total)
     return save_figure(fig, path, dpi=90)
 
 
