@@ -41,7 +41,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str, *, metric
         points = [(e, r[key]) for e, r in zip(epochs, records) if r.get(key) is not None]
         if points:
             left.plot(*zip(*points), label=label, marker="." if len(points) < 30 else None)
-    left.set_ylabel("training loss")
+    left.set_ylabel("loss (the task's training objective)")
     _log_if_wide(left)
     left.legend(fontsize=8)
     key = f"valid_{metric}"
