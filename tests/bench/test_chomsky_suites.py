@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mneme.bench import runner
-from mneme.bench.anchors_chomsky import CHOMSKY
+from mneme.bench.anchors_external import CHOMSKY
 from mneme.bench.chomsky_cells import (
     FULL,
     GROUPS,

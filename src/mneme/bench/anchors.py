@@ -398,19 +398,3 @@ the NTM paper's qualitative findings for its four tasks (LSTM controller; the pa
 3 layers of 128-512 units, ours one layer of 64), and the adding problem's (Hochreiter &
 Schmidhuber 1997; Le et al. 2015, at longer T). Every other pair of the matrix has no published
 run that we know of."""
-
-
-_ZOOLOGY = ("Arora et al. 2023, 'Zoology', arXiv 2312.04927, figure 2 (configs: "
-            "HazyResearch/zoology, zoology/experiments/paper_configs/iclr24_zoology_figure2)")
-MQAR_VOCAB = 8192
-"""The vocabulary of the published MQAR runs; the anchors hold only there."""
-MQAR: dict[str, MatrixAnchor] = {
-    "self-attention": MatrixAnchor(
-        None, "solved",
-        f"{_ZOOLOGY}: attention (2 layers, 1 head) solves MQAR (>= 99%) at every (T, D) of the "
-        "grid, (64, 4), (128, 8), (256, 16), and every width d in 64-512, while gated "
-        "convolutions (H3, Hyena, RWKV, BaseConv) need d growing with T",
-        "100,000 training sequences, up to 64 epochs stopping at 99% accuracy, AdamW, cosine "
-        "schedule, best of 4 rates in 1e-4 - 1e-2, batch 256-512"),
-}
-"""Published MQAR results by core (the paper runs no other row of ours)."""

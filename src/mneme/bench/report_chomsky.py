@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mneme.bench.anchors_chomsky import CHOMSKY, CHOMSKY_SOURCE
+from mneme.bench.anchors_external import CHOMSKY, CHOMSKY_SOURCE
 from mneme.bench.cells import Cell
 from mneme.bench.report_family import FamilyEntry, family_entries
 

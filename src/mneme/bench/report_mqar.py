@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from mneme import registry
-from mneme.bench.anchors import MQAR, MQAR_VOCAB
+from mneme.bench.anchors_external import MQAR, MQAR_VOCAB
 from mneme.bench.report_matrix import matrix_entries
 from mneme.bench.suites import Cell
 from mneme.types import map_state

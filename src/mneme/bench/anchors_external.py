@@ -1,10 +1,13 @@
-"""Published numbers of the Chomsky-hierarchy suites (``mneme.bench.chomsky_cells``), each with
-its source, as ``mneme.bench.anchors`` holds the others' (a module of its own to keep that one
-within 400 lines); read by ``mneme.bench.report_chomsky``."""
+"""Published numbers of the two external benchmarks, each with its source: the Chomsky-hierarchy
+suites (``mneme.bench.chomsky_cells``, read by ``report_chomsky``) and multi-query associative
+recall (``mneme.bench.mqar_cells``, read by ``report_mqar``). ``mneme.bench.anchors`` holds the
+papers' numbers of the other suites; this module keeps that one within 400 lines."""
 
 from __future__ import annotations
 
-__all__ = ["CHOMSKY", "CHOMSKY_SOURCE"]
+from mneme.bench.anchors import MatrixAnchor
+
+__all__ = ["CHOMSKY", "CHOMSKY_SOURCE", "MQAR", "MQAR_VOCAB"]
 
 CHOMSKY_SOURCE = "Delétang et al. 2023, 'Neural Networks and the Chomsky Hierarchy', Table 2"
 
@@ -30,3 +33,19 @@ CHOMSKY: dict[str, dict[str, float]] = _chomsky_table()
 rates, 1M steps of 128) by Chomsky task (``mneme.tasks.chomsky``, short names) and report group.
 Only the cells checked against the paper are entered (Table 2 as issue 17 quotes it); the other
 cells (Even Pairs' Transformer, the other seven non-regular tasks) are left empty, not guessed."""
+
+
+_ZOOLOGY = ("Arora et al. 2023, 'Zoology', arXiv 2312.04927, figure 2 (configs: "
+            "HazyResearch/zoology, zoology/experiments/paper_configs/iclr24_zoology_figure2)")
+MQAR_VOCAB = 8192
+"""The vocabulary of the published MQAR runs; the anchors hold only there."""
+MQAR: dict[str, MatrixAnchor] = {
+    "self-attention": MatrixAnchor(
+        None, "solved",
+        f"{_ZOOLOGY}: attention (2 layers, 1 head) solves MQAR (>= 99%) at every (T, D) of the "
+        "grid, (64, 4), (128, 8), (256, 16), and every width d in 64-512, while gated "
+        "convolutions (H3, Hyena, RWKV, BaseConv) need d growing with T",
+        "100,000 training sequences, up to 64 epochs stopping at 99% accuracy, AdamW, cosine "
+        "schedule, best of 4 rates in 1e-4 - 1e-2, batch 256-512"),
+}
+"""Published MQAR results by core (the paper runs no other row of ours)."""
