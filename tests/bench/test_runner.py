@@ -12,16 +12,18 @@ from mneme.bench import runner
 from mneme.bench.suites import SUITES, Suite, get_suite, recipe_cell
 from mneme.errors import UserError
 from mneme.tasks.babi import BabiConfig
+from mneme.train.logging import read_metrics
 
 from ..babi_fake import write_fake_babi
 
 
 def tiny_suite(
-    data_dir: str | None, repeats: int = 2, epochs: int = 2, lstm_repeats: int = 1
+    data_dir: str | None, repeats: int = 2, epochs: int = 2, lstm_repeats: int = 1,
+    **train: object,
 ) -> Suite:
     def build(_: str | None) -> list:
         task = BabiConfig(task_id=1, data_dir=data_dir)
-        fast = {"epochs": epochs, "tensorboard": False}
+        fast = {"epochs": epochs, "tensorboard": False, **train}
         return [
             recipe_cell("memn2n-1k-task01", "memn2n", "babi", task, "memn2n",
                         model_overrides={"linear_start_epochs": 1},
@@ -67,8 +69,27 @@ def test_runs_writes_reports_and_resumes(tmp_path: Path, capsys) -> None:
     assert (out / "cells" / "memn2n-1k-task01" / "repeat-0" / "final.json").read_bytes() == first
     # Another configuration in the same output directory is refused, nothing overwritten.
     with pytest.raises(UserError, match="another configuration"):
-        runner.run_suite(tiny_suite(str(data), epochs=3), out, data_dir=None, jobs=1)
+        runner.run_suite(tiny_suite(str(data), clip_norm=0.5), out, data_dir=None, jobs=1)
     assert (out / "cells" / "memn2n-1k-task01" / "repeat-0" / "final.json").read_bytes() == first
+
+
+def test_a_larger_epoch_budget_extends_finished_cells_as_a_longer_run(tmp_path: Path) -> None:
+    data = write_fake_babi(tmp_path / "data", stories=60)
+    out, direct = tmp_path / "out", tmp_path / "direct"
+    assert runner.run_suite(tiny_suite(str(data)), out, data_dir=None, jobs=1) == 0
+    assert runner.run_suite(tiny_suite(str(data), epochs=3), out, data_dir=None, jobs=1) == 0
+    assert runner.run_suite(tiny_suite(str(data), epochs=3), direct, data_dir=None, jobs=1) == 0
+    for key, run in (("memn2n-1k-task01", "repeat-1"), ("lstm-1k-task01", ".")):
+        extended, fresh = out / "cells" / key / run, direct / "cells" / key / run
+        final = json.loads((extended / "final.json").read_text())
+        assert final["epochs"] == 3 and final["early_stopped"] is False
+        assert final["test"] == json.loads((fresh / "final.json").read_text())["test"]
+        assert [r["valid_error"] for r in read_metrics(extended)] == [
+            r["valid_error"] for r in read_metrics(fresh)]
+    # A shorter budget than a cell was trained for is refused, nothing overwritten.
+    with pytest.raises(UserError, match="trained for 3 epochs, more than the suite's 2"):
+        runner.run_suite(tiny_suite(str(data)), out, data_dir=None, jobs=1)
+    assert json.loads((out / "cells/lstm-1k-task01/final.json").read_text())["epochs"] == 3
 
 
 def test_report_only_trains_nothing(tmp_path: Path) -> None:

@@ -144,3 +144,58 @@ def test_extras_present_write_silently(tmp_path: Path, capsys: pytest.CaptureFix
     make(tmp_path / "run", dataclasses.replace(CFG, tensorboard=True)).fit()
     assert "extra" not in capsys.readouterr().err
     assert (tmp_path / "run/model.safetensors").exists() and any((tmp_path / "run/tb").iterdir())
+
+
+# -- a larger epoch budget ------------------------------------------------------------------
+def test_a_finished_run_given_more_epochs_trains_on_bit_identically(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG, lr_decay_every=100)  # no decay within either budget
+    full = make(tmp_path / "full", cfg)
+    full_result = full.fit()
+    short = dataclasses.replace(cfg, epochs=2)
+    assert make(tmp_path / "run", short).fit().steps == 16
+    final = json.loads((tmp_path / "run/final.json").read_text())
+    assert final["epochs"] == 2 and final["early_stopped"] is False
+    assert finished(tmp_path / "run", short) is not None  # the same budget: done
+    assert finished(tmp_path / "run", cfg) is None  # 4 epochs: trains on
+    extended = make(tmp_path / "run", cfg)
+    result = extended.fit(resume=True)
+    assert result.steps == full.step and result.epochs == 4
+    for a, b in zip(full.model.state_dict().values(), extended.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert without_time(read_metrics(tmp_path / "full")) == without_time(
+        read_metrics(tmp_path / "run"))
+    assert result.test == full_result.test and result.best_epoch == full_result.best_epoch
+
+
+def test_an_early_stopped_run_is_never_extended(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG, epochs=50, early_stop=0.1)
+    result = make(tmp_path / "run", cfg).fit()
+    assert result.early_stopped and result.epochs is not None and result.epochs < 50
+    assert finished(tmp_path / "run", dataclasses.replace(cfg, epochs=80)) is not None
+
+
+def test_an_early_stop_survives_a_kill_before_final_json(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG, epochs=50, early_stop=0.1)
+    direct = make(tmp_path / "direct", cfg).fit()
+    make(tmp_path / "run", cfg).fit()
+    (tmp_path / "run/final.json").unlink()  # killed after the last checkpoint, before the end
+    again = make(tmp_path / "run", cfg).fit(resume=True)
+    assert again.steps == direct.steps and again.early_stopped
+    assert len(read_metrics(tmp_path / "run")) == direct.epochs
+
+
+@pytest.mark.parametrize(("budget", "extended"), [(4, False), (2, True)])
+def test_a_final_json_from_before_epochs_were_recorded(tmp_path: Path, budget: int,
+                                                        extended: bool) -> None:
+    # Trained 2 epochs; config.json says the budget was ``budget``: 4 means it stopped early.
+    cfg = dataclasses.replace(CFG, epochs=2)
+    make(tmp_path / "run", cfg).fit()
+    final = json.loads((tmp_path / "run/final.json").read_text())
+    for key in ("epochs", "early_stopped"):
+        del final[key]
+    (tmp_path / "run/final.json").write_text(json.dumps(final))
+    config = json.loads((tmp_path / "run/config.json").read_text())
+    config["train"]["epochs"] = budget
+    (tmp_path / "run/config.json").write_text(json.dumps(config))
+    more = finished(tmp_path / "run", dataclasses.replace(CFG, epochs=6))
+    assert (more is None) is extended

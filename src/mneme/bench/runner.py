@@ -115,8 +115,9 @@ def _plan(cells: list[Cell], out: Path, *, report_only: bool
         try:
             _check_same_config(cell, cell_dir)
             summary = _read_summary(cell_dir / "summary.json", rebuild=not report_only)
-            # A finished cell with fewer repeats than asked for is extended, not retrained.
-            finished = summary is not None and len(summary["repeats"]) >= cell.train.repeats
+            # A finished cell with fewer repeats or epochs than asked for is extended, not
+            # retrained.
+            finished = summary is not None and _complete(cell, cell_dir, summary)
             if not finished and not report_only:
                 check_cell_files(cell_dir, "final.json")  # finished repeats are read back
         except DataFormatError as exc:
@@ -135,6 +136,17 @@ def _plan(cells: list[Cell], out: Path, *, report_only: bool
             continue
         done[cell.key] = summary
     return done, pending, skipped
+
+
+def _complete(cell: Cell, cell_dir: Path, summary: dict[str, Any]) -> bool:
+    """Whether a cell's stored repeats are all the cell asks for: enough of them, each trained
+    to the cell's budget (``mneme.train.resume.finished``: a larger epoch budget extends one
+    that was not stopped early)."""
+    from mneme.train.resume import finished
+
+    repeats = summary["repeats"]
+    return len(repeats) >= cell.train.repeats and all(
+        finished(cell_dir / str(r.get("dir", ".")), cell.train) is not None for r in repeats)
 
 
 def _read_summary(path: Path, *, rebuild: bool) -> dict[str, Any] | None:
@@ -214,12 +226,12 @@ def _report(suite: Suite, cells: list[Cell], out: Path, done: dict[str, dict[str
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """What must match for a stored cell to count: not the data location, seeds, repeats or
-    device."""
+    """What must match for a stored cell to count: not the data location, seeds, repeats,
+    device or epoch budget (more repeats or epochs extend a cell)."""
     config = json.loads(json.dumps(config))  # tuples become lists, as in config.json
     task = {k: v for k, v in config["task"]["config"].items() if k != "data_dir"}
     train = {k: v for k, v in config["train"].items()
-             if k not in ("repeats", "seed", "progress", "device")}
+             if k not in ("repeats", "seed", "progress", "device", "epochs")}
     return {"task": [config["task"]["name"], task], "model": config["model"], "train": train}
 
 
@@ -243,8 +255,14 @@ def _check_same_config(cell: Cell, cell_dir: Path) -> None:
             _drop_new_defaults(ours[section]["config"], stored[section].get("config", {}), config)
         _drop_new_defaults(ours["train"], stored["train"], cell.train)
         same = _comparable(stored) == _comparable(ours)
-    except (KeyError, TypeError, AttributeError):
+        trained = int(stored["train"]["epochs"])
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise DataFormatError(path, None, "not a mneme run configuration") from None
+    if same and trained > cell.train.epochs:  # a longer budget extends a cell; never shortens
+        raise UserError(
+            f"{path}: this cell was trained for {trained} epochs, more than the suite's "
+            f"{cell.train.epochs}; use another --out (or delete the cell to rerun it)"
+        )
     if not same:
         raise UserError(
             f"{path}: this cell was run with another configuration than the suite's current one; "

@@ -34,6 +34,10 @@ class FitResult:
     stopped: str | None = None
     """``max_steps`` or ``max_seconds`` when that budget ended training (a resume with a larger
     one trains on); None at the end of the epoch budget or an early stop."""
+    epochs: int | None = None
+    """Epochs trained; None in a ``final.json`` from before mneme recorded it."""
+    early_stopped: bool | None = None
+    """True when ``train.early_stop`` ended training (no larger budget extends the run)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +47,8 @@ class FitResult:
             "steps": self.steps,
             "seconds": self.seconds,
             **({"stopped": self.stopped} if self.stopped else {}),
+            **({"epochs": self.epochs} if self.epochs is not None else {}),
+            **({"early_stopped": self.early_stopped} if self.early_stopped is not None else {}),
         }
 
 

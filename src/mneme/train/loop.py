@@ -117,6 +117,7 @@ class Trainer:
         self._epoch_sums = EpochLoss(self.device)
         self._stop_requested = False
         self.stopped: str | None = None  # the budget that ended training: max_steps, max_seconds
+        self.early_stopped = False  # train.early_stop ended training (kept in last.pt)
         self._last_valid: dict[str, str] = {}  # shown on the progress bar
         self._log: MetricsLog | None = None
         self.saved: tuple[Path, int] | None = None  # the checkpoint written or resumed last
@@ -225,7 +226,7 @@ class Trainer:
         bar = progress(cfg.progress, total, self.step, self.run_dir.name)
         self.stopped = budget_spent(cfg, self.step, self.seconds)
         try:
-            while self.epoch < cfg.epochs and self.stopped is None:
+            while self.epoch < cfg.epochs and self.stopped is None and not self.early_stopped:
                 lr = self.lr_at(self.epoch)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
@@ -258,6 +259,7 @@ class Trainer:
                 self._sync(bar)
                 self.epoch += 1
                 stop = self._end_of_epoch(lr, bar)
+                self.early_stopped = stop
                 if stop or self.epoch == cfg.epochs:
                     self.stopped = None  # the budget in epochs (or early stopping) ended it
                 if (self.epoch % cfg.checkpoint_every == 0 or stop or self.epoch == cfg.epochs
@@ -389,6 +391,8 @@ class Trainer:
             steps=self.step,
             seconds=round(self.seconds, 3),
             stopped=self.stopped,
+            epochs=self.epoch,
+            early_stopped=self.early_stopped,
         )
         if self.dist.is_main:
             export_safetensors(self.model, self.run_dir / "model.safetensors")

@@ -19,7 +19,7 @@ import torch
 from mneme.errors import NonFiniteLossError, UserError
 from mneme.train.checkpoint import atomic_write_text, capture_rng, load_checkpoint, restore_rng
 from mneme.train.evaluate import FitResult
-from mneme.train.logging import MetricsLog
+from mneme.train.logging import MetricsLog, read_metrics
 from mneme.train.portable import read_vocab, write_vocab
 from mneme.train.rundir import load_resume_point, read_final, remove_stale_temp
 from mneme.train.tracking import EpochLoss, budget_spent
@@ -28,7 +28,8 @@ from mneme.types import pack_state, unpack_state
 if TYPE_CHECKING:
     from mneme.train.loop import Trainer
 
-__all__ = ["check_finite", "diverged", "finished", "payload", "restore", "resume", "start"]
+__all__ = ["check_finite", "diverged", "finished", "payload", "restore", "resume", "start",
+           "trained_epochs"]
 
 
 def payload(trainer: Trainer) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def payload(trainer: Trainer) -> dict[str, Any]:
         "epoch": trainer.epoch,
         "seconds": trainer.seconds,
         "best": dict(trainer.best),
+        "early_stopped": trainer.early_stopped,
         "epoch_sums": trainer._epoch_sums.state(),
         "metrics_lines": trainer._log.lines if trainer._log else 0,
         "config": trainer.full_config,
@@ -71,6 +73,7 @@ def restore(trainer: Trainer, state: dict[str, Any], source: Path) -> None:
     trainer.epoch = int(state["epoch"])
     trainer.seconds = float(state["seconds"])
     trainer.best = dict(state["best"])
+    trainer.early_stopped = bool(state.get("early_stopped", False))
     trainer._epoch_sums = EpochLoss(trainer.device, state.get("epoch_sums", {}))
     restore_rng(state["rng"], trainer.task_generator)
     trainer._carry = unpack_state(state.get("carry"))
@@ -142,13 +145,32 @@ def resume(trainer: Trainer) -> FitResult | None:
 
 def finished(run_dir: Path, config: Any) -> FitResult | None:
     """The stored result of a finished run (``final.json``); None when there is none, or when
-    ``max_steps`` / ``max_seconds`` stopped it and ``config`` (a ``TrainConfig``) allows more."""
+    ``config`` (a ``TrainConfig``) allows more training: ``max_steps`` / ``max_seconds`` stopped
+    it and the budget is larger now, or it trained all its epochs (no early stop) and
+    ``config.epochs`` is larger."""
     if not (run_dir / "final.json").exists():
         return None
     result = read_final(run_dir)
-    if result.stopped and not budget_spent(config, result.steps, result.seconds):
-        return None
-    return result
+    if result.stopped:
+        return None if budget_spent(config, result.steps, result.seconds) is None else result
+    epochs, early = trained_epochs(run_dir, result)
+    return None if not early and config.epochs > epochs else result
+
+
+def trained_epochs(run_dir: Path, result: FitResult) -> tuple[int, bool]:
+    """(epochs trained, whether early stopping ended them) of a finished run; for a
+    ``final.json`` that does not say, read from the log and the stored budget (a run that ended
+    before its epochs did was stopped early)."""
+    if result.epochs is not None and result.early_stopped is not None:
+        return result.epochs, result.early_stopped
+    records = read_metrics(run_dir)
+    epochs = int(records[-1].get("epoch", 0)) if records else 0
+    try:
+        stored = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        budget = int(stored["train"]["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return epochs, True  # unknown budget: never extended
+    return epochs, epochs < budget
 
 
 def _write_config(trainer: Trainer) -> None:

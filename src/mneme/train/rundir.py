@@ -177,4 +177,7 @@ def read_final(run_dir: Path) -> FitResult:
         raise UserError(f"{path}: corrupt result file (not a mneme final.json)")
     return FitResult(run_dir, valid=data["valid"], test=data["test"],
                      best_epoch=data["best_epoch"], steps=data["steps"], seconds=data["seconds"],
-                     stopped=data["stopped"] if isinstance(data.get("stopped"), str) else None)
+                     stopped=data["stopped"] if isinstance(data.get("stopped"), str) else None,
+                     epochs=data["epochs"] if type(data.get("epochs")) is int else None,
+                     early_stopped=data.get("early_stopped") if isinstance(
+                         data.get("early_stopped"), bool) else None)
