@@ -72,3 +72,29 @@ def test_tiny_cells_run_and_report_the_max_over_learning_rates(tmp_path: Path) -
     assert "| 60.9 |" in line
     assert (tmp_path / "out" / "plots" / "chomsky-heatmap.svg").is_file()
     assert (tmp_path / "out" / "plots" / "chomsky-length.png").is_file()
+
+
+def test_an_extended_cell_reports_its_score_at_each_budget(tmp_path: Path) -> None:
+    """A finished cell extended from 4 to 8 steps: the budget table gives, per budget, the max
+    and median of the runs' scores then (the first from the archived ``final-step4.json``)."""
+    def suite(steps: int) -> Suite:
+        budget = Budget(steps=steps, epoch_steps=2, batch_size=8, hidden_size=8, lrs=(1e-3,),
+                        seeds=2, test_size=2, eval_batch_size=8)
+        cells = chomsky_cells(budget, ("lstm",), ("parity-check",))
+        return Suite("tiny-chomsky", "tiny", lambda _: cells, report="chomsky")
+
+    out = tmp_path / "out"
+    assert runner.run_suite(suite(4), out, data_dir=None, jobs=1) == 0
+    assert "Score against budget" not in (out / "results.md").read_text()
+    assert runner.run_suite(suite(8), out, data_dir=None, jobs=1) == 0
+    cell = out / "cells" / "lstm--parity-check--lr0.001"
+    before = [json.loads((cell / f"repeat-{i}" / "final-step4.json").read_text()) for i in (0, 1)]
+    after = [json.loads((cell / f"repeat-{i}" / "final.json").read_text()) for i in (0, 1)]
+    assert [f["steps"] for f in after] == [8, 8]
+    text = (out / "results.md").read_text()
+    assert "| model | task | 32 strings | 64 strings |" in text
+    line = next(x for x in text.splitlines() if x.startswith("| lstm | parity-check |"))
+    at = [[100 * (1 - f["test"]["error"]) for f in results] for results in (before, after)]
+    expected = [f"{max(v):.1f} ({sorted(v)[0] / 2 + sorted(v)[1] / 2:.1f})" for v in at]
+    assert line == f"| lstm | parity-check | {expected[0]} | {expected[1]} |"
+    assert (out / "plots" / "chomsky-budget.png").is_file()

@@ -17,6 +17,7 @@ from mneme.errors import ConfigError
 from mneme.train.checkpoint import load_checkpoint
 from mneme.train.logging import read_metrics
 from mneme.train.resume import finished
+from mneme.train.rundir import budget_results
 from mneme.train.tracking import budget_spent, valid_postfix
 from mneme.types import TaskInfo
 
@@ -165,6 +166,10 @@ def test_a_finished_run_given_more_epochs_trains_on_bit_identically(tmp_path: Pa
     assert without_time(read_metrics(tmp_path / "full")) == without_time(
         read_metrics(tmp_path / "run"))
     assert result.test == full_result.test and result.best_epoch == full_result.best_epoch
+    # The result at 2 epochs is kept beside the new one.
+    history = budget_results(tmp_path / "run")
+    assert [r.steps for r in history] == [16, 32] and history[1].test == full_result.test
+    assert history[0].test == final["test"] and history[0].epochs == 2
 
 
 def test_an_early_stopped_run_is_never_extended(tmp_path: Path) -> None:

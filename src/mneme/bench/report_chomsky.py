@@ -20,9 +20,9 @@ from typing import Any
 
 from mneme.bench.anchors_external import CHOMSKY, CHOMSKY_SOURCE
 from mneme.bench.cells import Cell
-from mneme.bench.report_family import FamilyEntry, family_entries
+from mneme.bench.report_family import FamilyEntry, family_entries, task_info
 
-__all__ = ["ChomskyEntry", "chomsky_entries", "chomsky_section"]
+__all__ = ["ChomskyEntry", "budget_scores", "chomsky_entries", "chomsky_section"]
 
 SOLVED = 0.90
 LENGTH_FIGURE_TASKS = ("reverse-string", "duplicate-string")
@@ -75,6 +75,61 @@ def chomsky_entries(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path |
             entries.append(ChomskyEntry(group, task, parts[0].info, scores,
                                         dict(sorted(by_length.items()))))
     return entries
+
+
+def budget_scores(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
+                  ) -> dict[tuple[str, str], dict[int, list[float]]]:
+    """(group, task) -> strings trained -> every run's score (%) at that budget, for the cells
+    extended to larger budgets (``mneme.train.rundir.budget_results``); the others are left
+    out. A run that stopped early counts at each larger budget with its one result."""
+    from mneme.train.rundir import budget_results
+
+    scores: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for cell, summary in finished:
+        metric = task_info(cell, summary).metric
+        history = [budget_results(out / "cells" / cell.key / str(r.get("dir", ".")))
+                   for r in summary.get("repeats", [])]
+        # The budgets: those each extension started from, and the cell's own.
+        budgets = sorted({r.steps for h in history for r in h[:-1]}
+                         | {cell.train.epochs * cell.train.epoch_steps})
+        if len(budgets) < 2:
+            continue
+        key = (cell.group, cell.task_name.removeprefix("chomsky-"))
+        for steps in budgets:
+            for h in history:
+                done = [r for r in h if r.steps <= steps and metric in r.test]
+                if done:
+                    scores.setdefault(key, {}).setdefault(
+                        steps * cell.train.batch_size, []).append(
+                        100 * (1 - done[-1].test[metric]))
+    return scores
+
+
+def _budget_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
+                    ) -> list[str]:
+    """The score-against-budget table and ``plots/chomsky-budget.png``; empty when no cell
+    was extended."""
+    from mneme.viz.budget import plot_budget
+
+    scores = budget_scores(finished, out)
+    if not scores:
+        return []
+    budgets = sorted({b for points in scores.values() for b in points})
+    head = ["model", "task", *(f"{b:,} strings" for b in budgets)]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (group, task), points in sorted(scores.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        cells = [f"{max(v):.1f} ({statistics.median(v):.1f})" if (v := points.get(b)) else ""
+                 for b in budgets]
+        rows.append("| " + " | ".join([group, task, *cells]) + " |")
+    groups = list(dict.fromkeys(g for g, _ in scores))
+    tasks = list(dict.fromkeys(t for _, t in sorted(scores, key=lambda k: k[1])))
+    plot = plot_budget(scores, groups, tasks, out / "plots" / "chomsky-budget.png",
+                       solved=100 * SOLVED, label="score (%)")
+    return ["### Score against budget", "",
+            "The cells below were trained at one budget and then extended (a longer run from "
+            "the last checkpoint; the earlier result is kept as `final-stepN.json`): the score "
+            "(%) of the best validation checkpoint within each budget, max (median) over runs. "
+            f"Figure: `plots/{plot.name}`.", "", *rows, ""]
 
 
 def _budget(cells: Sequence[Cell]) -> list[str]:
@@ -145,7 +200,7 @@ def chomsky_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
         "Plots: the heatmap (`plots/chomsky-heatmap.png`) and, for Reverse String and Duplicate "
         "String, the test error (100 - accuracy, median over runs) against length "
         "(`plots/chomsky-length.png`); SVGs beside them.",
-        *(f"- `plots/{p.name}`" for p in plots), ""])
+        *(f"- `plots/{p.name}`" for p in plots), "", *_budget_section(finished, out)])
     return text, "\n".join([table, "", "Solved (max over runs):", *solved])
 
 

@@ -21,7 +21,12 @@ from mneme.train.checkpoint import atomic_write_text, capture_rng, load_checkpoi
 from mneme.train.evaluate import FitResult
 from mneme.train.logging import MetricsLog, read_metrics
 from mneme.train.portable import read_vocab, write_vocab
-from mneme.train.rundir import load_resume_point, read_final, remove_stale_temp
+from mneme.train.rundir import (
+    archive_final,
+    load_resume_point,
+    read_final,
+    remove_stale_temp,
+)
 from mneme.train.tracking import EpochLoss, budget_spent
 from mneme.types import pack_state, unpack_state
 
@@ -109,7 +114,8 @@ def resume(trainer: Trainer) -> FitResult | None:
     back to it; the stored result of a finished run instead.
 
     A ``train.lr`` other than the checkpoint's scales every rate of the schedule by new / old;
-    a larger ``train.epochs`` extends the budget.
+    a larger ``train.epochs`` extends the budget. A finished run that a larger budget extends
+    keeps its result as ``RUN/final-stepN.json`` (``mneme.train.rundir.archive_final``).
 
     Raises:
         UserError: no checkpoint, a damaged or foreign one, a history that does not match it, or
@@ -135,6 +141,8 @@ def resume(trainer: Trainer) -> FitResult | None:
     )
     if main:  # every check has passed: now the run may be written to
         remove_stale_temp(trainer.run_dir)
+        if (trainer.run_dir / "final.json").is_file():  # a larger budget extends a finished run
+            archive_final(trainer.run_dir)
         if {**old, "progress": None} != {**trainer.full_config["train"], "progress": None}:
             _write_config(trainer)
         if read_vocab(trainer.run_dir) is None:  # a run from before vocab.json

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mneme.errors import UserError
-from mneme.train.checkpoint import load_checkpoint, previous_path
+from mneme.train.checkpoint import atomic_write_text, load_checkpoint, previous_path
 from mneme.train.evaluate import FitResult
 
 try:
@@ -27,8 +27,8 @@ try:
 except ImportError:  # Windows: no advisory locks; runs are not guarded there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_NAME", "load_resume_point", "own_run", "read_final", "remove_stale_temp",
-           "resumable"]
+__all__ = ["LOCK_NAME", "archive_final", "budget_results", "load_resume_point", "own_run",
+           "read_final", "remove_stale_temp", "resumable"]
 
 LOCK_NAME = ".lock"
 _HELD: set[Path] = set()  # the run directories this process owns
@@ -148,14 +148,14 @@ def load_resume_point(checkpoint_dir: Path) -> tuple[Path, dict[str, Any]]:
         return prev, payload
 
 
-def read_final(run_dir: Path) -> FitResult:
-    """The ``FitResult`` stored in ``RUN/final.json``.
+def read_final(run_dir: Path, name: str = "final.json") -> FitResult:
+    """The ``FitResult`` stored in ``RUN/final.json`` (or ``name``, an archived one).
 
     Raises:
         UserError: the file is not valid UTF-8 JSON with ``valid``, ``test`` (name -> number),
             ``best_epoch``, ``steps`` (integers) and ``seconds``.
     """
-    path = run_dir / "final.json"
+    path = run_dir / name
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -181,3 +181,27 @@ def read_final(run_dir: Path) -> FitResult:
                      epochs=data["epochs"] if type(data.get("epochs")) is int else None,
                      early_stopped=data.get("early_stopped") if isinstance(
                          data.get("early_stopped"), bool) else None)
+
+
+def archive_final(run_dir: Path) -> None:
+    """Keep a finished run's result before a larger budget extends it: ``RUN/final.json`` is
+    copied to ``RUN/final-stepN.json`` (N its steps), atomically; a rerun rewrites the same."""
+    result = read_final(run_dir)
+    text = (run_dir / "final.json").read_text(encoding="utf-8")
+    atomic_write_text(run_dir / f"final-step{result.steps}.json", text)
+
+
+def budget_results(run_dir: Path) -> list[FitResult]:
+    """A run's result at every budget it finished at, by steps: the archived ``final-stepN.json``
+    of each extension, then ``final.json`` (empty when the run has not finished).
+
+    Raises:
+        UserError: a result file is corrupt (names it).
+    """
+    if not (run_dir / "final.json").is_file():
+        return []
+    results = {r.steps: r for r in (read_final(run_dir, p.name)
+                                    for p in run_dir.glob("final-step*.json"))}
+    final = read_final(run_dir)
+    results[final.steps] = final
+    return [results[k] for k in sorted(results)]
