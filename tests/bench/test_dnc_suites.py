@@ -26,6 +26,10 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
         assert (cell.train.epochs, cell.train.epoch_steps, cell.train.batch_size) == (60, 100, 16)
         assert cell.train.early_stop == 0.01 and cell.train.optimizer == "rmsprop"
     assert dnc.train.repeats == ntm.train.repeats == 3
+    for task in ("associative-recall", "repeat-copy", "priority-sort"):  # one budget a task
+        budgets = {by_key[f"{g}-{task}"].train.epochs for g in ("dnc", "ntm-lstm", "lstm")}
+        assert len(budgets) == 1
+    assert by_key["dnc-associative-recall"].train.epochs == 150
     assert dnc.task.max_length == 20  # the NTM paper's copy: lengths 1-20
     assert (dnc.train.clip_norm, ntm.train.clip_value) == (50.0, 10.0)  # each its recipe
 
