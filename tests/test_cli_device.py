@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mneme.cli import main
+from mneme.train.logging import read_metrics
 
 from .babi_fake import write_fake_babi
 
@@ -98,3 +99,18 @@ def test_max_steps_ends_and_a_resume_with_more_goes_on(tmp_path: Path, data: Pat
     assert "5 steps" in out and "stopped by --train.max-steps" in out
     assert main(["train", "--resume", str(run), "--train.max-steps", "5"]) == 0  # spent: as is
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
+
+
+def test_a_finished_run_trains_on_to_more_epochs_and_no_other_change_is_taken(
+        tmp_path: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main(train_argv(data, run)) == 0  # 2 epochs
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--train.lr", "0.001"]) == 2
+    assert "the run is finished and these --train.* options train it no further" in (
+        capsys.readouterr().err)
+    assert main(["train", "--resume", str(run), "--train.epochs", "3"]) == 0
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2, 3]
+    (archived,) = run.glob("final-step*.json")  # the result at 2 epochs, kept
+    assert json.loads(archived.read_text())["epochs"] == 2
+    assert json.loads((run / "final.json").read_text())["epochs"] == 3

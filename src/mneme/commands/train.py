@@ -180,10 +180,11 @@ def run(command: TrainCommand) -> int:
     if command.resume is not None:
         config = read_config(command.resume)
         if command.overrides:
-            if _finished(command.resume):
-                raise UserError(f"{command.resume}: the run is finished; --train.* options "
-                                "change nothing there (start a new run to train longer)")
             train = dataclasses.replace(config.train, **command.overrides)
+            if _finished(command.resume, train):
+                raise UserError(f"{command.resume}: the run is finished and these --train.* "
+                                "options train it no further (a larger --train.epochs, "
+                                "--train.max-steps or --train.max-seconds does)")
             config = dataclasses.replace(config, train=train)
             config.validate()
         dist = _distributed(config.train.device)
@@ -215,15 +216,16 @@ def _with_data_dir(task_cfg: Any, data_dir: str | None) -> Any:
     return task_cfg
 
 
-def _finished(run_dir: Path) -> bool:
-    """The run has ended, not by ``max_steps`` / ``max_seconds`` (which a resume may raise)."""
-    from mneme.train.rundir import read_final
+def _finished(run_dir: Path, train: Any) -> bool:
+    """The run has ended and ``train`` (its ``TrainConfig`` with the new options) trains none
+    of its repeats further (``mneme.train.resume.finished``: a larger budget would)."""
+    from mneme.train.resume import finished
 
     results = [p.parent for p in [run_dir / "final.json", *run_dir.glob("repeat-*/final.json")]
                if p.is_file()]
     if not results and not (run_dir / "summary.json").exists():
         return False
-    return not any(read_final(d).stopped for d in results)
+    return all(finished(d, train) is not None for d in results)
 
 
 def _distributed(device: str) -> Any:
