@@ -7,7 +7,9 @@
     RUN/metrics.jsonl      one line per evaluation: epoch, step, lr, train and valid metrics
     RUN/checkpoints/       last.pt (resume point), prev.pt (the one before), best.pt (best on
                            validation), each with its SHA-256 in NAME.sha256
-    RUN/final.json         valid and test metrics of the best checkpoint, steps, seconds
+    RUN/final.json         valid and test metrics of the best checkpoint, steps, epochs, seconds;
+                           a run extended to a larger budget keeps the earlier one as
+                           final-stepN.json
     RUN/model.safetensors  the best weights (with the ``safetensors`` extra)
     RUN/tb/                TensorBoard event files (with the ``tensorboard`` extra); each resume
                            that logs adds one more file
@@ -140,11 +142,8 @@ class Trainer:
 
         With ``hold`` the rate stays at ``base_lr`` until the next restart (a warm-up phase).
         """
-        self.schedule = {
-            "base_lr": float(base_lr),
-            "phase_start": int(at_epoch),
-            "hold": float(hold),
-        }
+        self.schedule = {"base_lr": float(base_lr), "phase_start": int(at_epoch),
+                         "hold": float(hold)}
 
     def request_stop(self) -> None:
         """Stop after the current step, saving a checkpoint to resume from."""
@@ -384,16 +383,9 @@ class Trainer:
         test = evaluate(self.model, self.task, "test", cfg.eval_batch_size, self.device)
         runstate.check_finite(self, "testing the best checkpoint", test)
         result = FitResult(
-            self.run_dir,
-            valid=dict(best["valid"]),
-            test=test,
-            best_epoch=int(best["epoch"]),
-            steps=self.step,
-            seconds=round(self.seconds, 3),
-            stopped=self.stopped,
-            epochs=self.epoch,
-            early_stopped=self.early_stopped,
-        )
+            self.run_dir, valid=dict(best["valid"]), test=test, best_epoch=int(best["epoch"]),
+            steps=self.step, seconds=round(self.seconds, 3), stopped=self.stopped,
+            epochs=self.epoch, early_stopped=self.early_stopped)
         if self.dist.is_main:
             export_safetensors(self.model, self.run_dir / "model.safetensors")
             atomic_write_text(
