@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mneme.associative.hopfield import _check_pm1, flip_noise
+from mneme.associative.hopfield import flip_noise
+from mneme.associative.hopfield_rules import _check_pm1
 
 __all__ = [
     "BAMResult",

@@ -34,7 +34,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from mneme.associative.hopfield import RecallResult, _check_pm1, _draws_on
+from mneme.associative.hopfield_dynamics import RecallResult
+from mneme.associative.hopfield_rules import _check_pm1, _draws_on
 
 __all__ = [
     "Hopfield",

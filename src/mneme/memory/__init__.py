@@ -1,7 +1,9 @@
 """External memory: controllers that read and write a memory outside their own state.
 
 - ``ntm``: the Neural Turing Machine (Graves et al. 2014), addressing in ``addressing``.
-- ``memn2n``: the End-To-End Memory Network (Sukhbaatar et al. 2015).
+- ``memn2n``: the End-To-End Memory Network (Sukhbaatar et al. 2015), its config and trace in
+  ``memn2n_config``, its sentence encoding in ``memn2n_encoding``, its equations read literally
+  in ``memn2n_reference``.
 - ``memnn``: the strongly supervised Memory Network (Weston et al. 2014).
 - ``stack_rnn``: the Stack RNN (Joulin & Mikolov 2015).
 - ``tape_rnn``: the Tape RNN (Deletang et al. 2023).

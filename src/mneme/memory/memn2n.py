@@ -19,24 +19,27 @@ sentence, an all-nil row an empty slot, and words left-aligned in each row (nil 
 The fast forward reads each sentence once for all K+1 tied tables through one fused weighted bag
 (``embedding_bag``) whose backward is one GEMM; ``memn2n_reference`` keeps the equations above
 literally, and a test holds the two equal.
+
+The hyper-parameters and the trace live in ``mneme.memory.memn2n_config``, the fast sentence
+encoding in ``mneme.memory.memn2n_encoding``, and the literal path (``memn2n_reference``,
+``position_encoding``) in ``mneme.memory.memn2n_reference``; all are importable from here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from mneme.errors import UserError
+from mneme.memory.memn2n_config import MemN2NConfig, MemN2NTrace, QASizes
+from mneme.memory.memn2n_encoding import _position_factors, _WeightedBag
+from mneme.memory.memn2n_reference import memn2n_reference, position_encoding
 from mneme.registry import register_model
 from mneme.types import ModelOutput
-from mneme.validation import Validated, at_least, greater_than, in_range, one_of
 
 __all__ = [
     "MemN2N",
@@ -49,213 +52,9 @@ __all__ = [
 ]
 
 
-class QASizes(Protocol):
-    """What a QA task tells a model: ``vocab_size`` V, ``sentence_size`` J, ``memory_size`` N."""
-
-    vocab_size: int
-    sentence_size: int
-    memory_size: int
-
-
-@dataclass(frozen=True)
-class MemN2NConfig(Validated):
-    """MemN2N hyper-parameters; defaults are the paper's bAbI recipe (section 4.2).
-
-    Attributes:
-        embedding_dim: d (20 for single-task training, 50 for joint training).
-        hops: K, the number of memory layers.
-        weight_tying: ``"adjacent"`` (A^{k+1} = C^k, W^T = C^K, B = A^1) or ``"layerwise"``
-            (one A, one C for all hops, plus the linear map H; section 2.2).
-        encoding: ``"position"`` (PE, section 4.1) or ``"bow"`` (bag of words, l = 1).
-        position_formula: ``"paper"``: section 4.1's l_kj = (1 - j/J) - (k/d)(1 - 2j/J) with J
-            the sentence's own length; ``"code"`` (default): the authors' Matlab code, which
-            produced the published numbers, l_kj = 1 + 4(k - (d+1)/2)(j - (J'+1)/2)/(d J') with
-            J' the padded sentence width + 1. Measured here on bAbI 1k task 6 (2 seeds each):
-            50% test error with "paper", 21% with "code".
-        temporal_encoding: learn T_A(i), T_C(i) for slot i (section 4.1).
-        linear_start: start training with the softmax of each memory layer removed (LS, 4.2).
-        linear_start_epochs: epochs before the training hook re-inserts the softmax (at most, in
-            its plateau mode); the authors' Matlab code uses 20 single-task, 30 joint.
-        null_memory: add one empty "null" memory (content 0, attention logit ``null_logit``) to
-            every memory layer, so a hop can attend to nothing. The authors' Matlab code does not
-            mask unused memory slots: each takes softmax weight with logit 0 and acts as such a
-            null option. mneme masks padding exactly (it never takes weight, and results do not
-            depend on padding) and keeps the null option explicit instead. Measured on bAbI 1k
-            (2 seeds each), test error without -> with: task 6 21% -> 8%, task 10 36% -> 14%,
-            task 18 19-41% -> 9%.
-        null_logit: the null memory's logit; None: log N (the weight N empty slots with logit 0
-            would take together).
-        random_noise: fraction of empty memories added at training time (RN, section 4.1);
-            it acts on the temporal indices, so it has no effect without temporal encoding.
-        noise_mode: ``"time_gaps"`` (the authors' Matlab code: 0..ceil(fraction * n) blanks,
-            drawn uniformly per example, only shift the sentences' time indices) or
-            ``"empty_memories"`` (exactly ceil(fraction * n) blanks become extra memories that
-            hold only their temporal embedding and can take attention).
-        init_std: standard deviation of the Gaussian initialisation of every weight.
-    """
-
-    embedding_dim: int = field(default=20, metadata=at_least(1))
-    hops: int = field(default=3, metadata=at_least(1))
-    weight_tying: Literal["adjacent", "layerwise"] = field(default="adjacent", metadata=one_of())
-    encoding: Literal["bow", "position"] = field(default="position", metadata=one_of())
-    position_formula: Literal["code", "paper"] = field(default="code", metadata=one_of())
-    temporal_encoding: bool = True
-    linear_start: bool = True
-    linear_start_epochs: int = field(default=20, metadata=at_least(0))
-    null_memory: bool = True
-    null_logit: float | None = None
-    random_noise: float = field(default=0.1, metadata=in_range(0.0, 1.0, closed="left"))
-    noise_mode: Literal["time_gaps", "empty_memories"] = field(default="time_gaps",
-                                                               metadata=one_of())
-    init_std: float = field(default=0.1, metadata=greater_than(0.0))
-
-
-@dataclass(frozen=True)
-class MemN2NTrace:
-    """What one traced forward saw.
-
-    Attributes:
-        attention: ``(B, K, N')`` the weights p^k of every hop over memory slots. Columns
-            ``0..N-1`` are the story slots (slot 0 most recent); in training with random noise,
-            columns ``N..N'-1`` are the added empty memories. Empty (padding) slots hold exactly 0.
-            Always a distribution: in linear mode (linear start), where the model reads the
-            unnormalised scores, this is the softmax those scores would get (what the model
-            attends to once the softmax is back); the raw scores are ``scores``.
-        memory_mask: ``(B, N')`` bool, which columns are real memories (sentences or added noise).
-        answer_input: ``(B, d)`` the vector the answer matrix W reads, u^{K+1}.
-        null_attention: ``(B, K)`` the weight of the null memory in every hop (softmax mode with
-            ``null_memory``; then attention + null_attention sums to 1 per hop), else None.
-        scores: ``(B, K, N')`` the scores u^k . m^k_i (0 on padding), or None.
-        linear: True when the forward ran in linear mode (the model used ``scores``, not
-            ``attention``).
-    """
-
-    attention: Tensor
-    memory_mask: Tensor
-    answer_input: Tensor
-    null_attention: Tensor | None = None
-    scores: Tensor | None = None
-    linear: bool = False
-
-
-def _position_factors(
-    lengths: Tensor,
-    max_len: int,
-    dtype: torch.dtype,
-    formula: str = "paper",
-    dim: int = 1,
-    sentence_size: int | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Split l_kj = a_j + (k/d) b_j (section 4.1) into ``a, b`` ``(..., J)``, zero past the end.
-
-    ``"paper"``, with L the sentence length: a_j = 1 - j/L and b_j = 2j/L - 1. ``"code"`` (the
-    authors' Matlab code), with J' = sentence_size + 1 (default max_len + 1) and
-    c_j = j - (J' + 1)/2:
-    a_j = 1 - 2(d + 1) c_j / (d J') and b_j = 4 c_j / J'. The split turns the per-dimension
-    weighting into two scalar-weighted bags, which ``embedding_bag`` fuses.
-    """
-    j = torch.arange(1, max_len + 1, device=lengths.device, dtype=dtype)
-    length = lengths.unsqueeze(-1)
-    inside = j <= length
-    if formula == "code":
-        # The code counts a time word at the end of every sentence, hence max_len + 1.
-        width = (sentence_size if sentence_size is not None else max_len) + 1
-        centred = j - (width + 1) / 2
-        a = torch.where(inside, 1.0 - 2.0 * (dim + 1) * centred / (dim * width), 0.0)
-        b = torch.where(inside, 4.0 * centred / width, 0.0)
-        return a, b
-    inv = 1.0 / length.clamp(min=1).to(dtype)
-    a = torch.where(inside, 1.0 - j * inv, 0.0)
-    b = torch.where(inside, 2.0 * j * inv - 1.0, 0.0)
-    return a, b
-
-
-def position_encoding(
-    lengths: Tensor,
-    max_len: int,
-    dim: int,
-    *,
-    dtype: torch.dtype = torch.float32,
-    formula: Literal["paper", "code"] = "paper",
-    sentence_size: int | None = None,
-) -> Tensor:
-    """Position encoding weights l of section 4.1, per sentence.
-
-    l_kj = (1 - j/J) - (k/d)(1 - 2j/J) for word position j = 1..J and embedding dimension
-    k = 1..d, where J is the length of *that* sentence. Positions past the sentence end get 0.
-
-    Args:
-        lengths: ``(...,)`` number of words in each sentence.
-        max_len: the padded sentence width (the J of the tensors).
-        dim: d.
-        dtype: floating dtype of the result.
-
-    Returns:
-        ``(..., max_len, d)`` the weights l.
-    """
-    a, b = _position_factors(lengths, max_len, dtype, formula, dim, sentence_size)
-    k = torch.arange(1, dim + 1, device=lengths.device, dtype=dtype) / dim
-    return a.unsqueeze(-1) + b.unsqueeze(-1) * k
-
-
 def _noise_count(n: int, fraction: float) -> int:
     """ceil(fraction * n) empty memories for n real ones (epsilon: 0.14 * 50 > 7 in floats)."""
     return max(0, math.ceil(n * fraction - 1e-9))
-
-
-class _WeightedBag(torch.autograd.Function):
-    """out[r] = sum_j (w[0,r,j] + scale * w[1,r,j]) * table[ids[r,j]]; table ``(V, F)``.
-
-    ``weights`` is ``(P, M, J)`` with P = 2 (position encoding: a, b) or P = 1 (bag of words:
-    scale unused), zero on nil words; ``lengths`` ``(M,)`` counts the non-nil words of each row.
-
-    Forward is one ``embedding_bag`` (fused gather + weighted sum) over the non-nil words only.
-    Backward is one batched GEMM with the (non-empty rows x V) design matrix, several times faster
-    on CPU than ``embedding_bag``'s sort-based backward. Only the table gets a gradient.
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
-        table: Tensor,
-        ids: Tensor,
-        lengths: Tensor,
-        weights: Tensor,
-        scale: Tensor | None,
-    ) -> Tensor:
-        n_parts, rows = weights.shape[0], ids.shape[0]
-        tokens = ids.view(-1).nonzero().squeeze(1)  # (T,) the non-nil words, row-major
-        words = ids.view(-1).index_select(0, tokens)
-        offsets = lengths.cumsum(0) - lengths
-        n_words = tokens.shape[0]
-        bags = F.embedding_bag(
-            words.repeat(n_parts),
-            table,
-            torch.cat([offsets + i * n_words for i in range(n_parts)]),
-            per_sample_weights=weights.view(n_parts, -1).index_select(1, tokens).view(-1),
-            mode="sum",
-        )
-        out = bags if n_parts == 1 else torch.addcmul(bags[:rows], bags[rows:], scale)
-        if ctx.needs_input_grad[0]:
-            kept = lengths.nonzero().squeeze(1)  # empty rows add nothing to the gradient
-            ctx.save_for_backward(
-                kept, ids.index_select(0, kept), weights.index_select(1, kept), scale
-            )
-            ctx.vocab = table.shape[0]  # type: ignore[attr-defined]
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        kept, ids, weights, scale = ctx.saved_tensors
-        n_parts, rows, width = weights.shape
-        grad = grad.index_select(0, kept)
-        design = grad.new_zeros(n_parts, rows, ctx.vocab)
-        design.scatter_add_(2, ids.expand(n_parts, rows, width), weights)
-        parts = torch.bmm(design.transpose(1, 2), grad.expand(n_parts, *grad.shape))  # (P, V, F)
-        # The b half is scaled per column, which commutes with the left product.
-        grad_table = parts[0] if n_parts == 1 else torch.addcmul(parts[0], parts[1], scale)
-        return grad_table, None, None, None, None
 
 
 class MemN2N(nn.Module):
@@ -571,66 +370,6 @@ class MemN2N(nn.Module):
             out_trace = MemN2NTrace(torch.cat(attention, 1), mask, u, nulls,
                                     torch.cat(raw, 1), linear)
         return ModelOutput(logits=logits, trace=out_trace)
-
-
-def memn2n_reference(model: MemN2N, inputs: Mapping[str, Tensor]) -> ModelOutput:
-    """Section 2 read literally, hop by hop: the readable path the fast forward is tested against.
-
-    No random noise (evaluation semantics). Returns logits ``(B, V)`` and a ``MemN2NTrace``.
-    """
-    story, query = inputs["story"], inputs["query"]
-    slots = story.shape[1]
-    cfg = model.config
-    dtype = model.embedding.dtype
-    width = max(story.shape[-1], query.shape[-1])  # one J for story and query, as in forward
-    story = F.pad(story, (0, width - story.shape[-1]))
-    query = F.pad(query, (0, width - query.shape[-1]))
-
-    def weights(x: Tensor) -> Tensor:  # l of section 4.1, (..., J, d); 0 on nil words
-        present = x.ne(0)
-        if cfg.encoding == "bow":
-            return present.to(dtype).unsqueeze(-1).expand(*x.shape, cfg.embedding_dim)
-        return position_encoding(
-            present.sum(-1),
-            width,
-            cfg.embedding_dim,
-            dtype=dtype,
-            formula=cfg.position_formula,
-            sentence_size=model.sentence_size,
-        )
-
-    l_story, l_query = weights(story), weights(query)
-    mask = story.ne(0).any(-1)  # (B, N)
-    u = (l_query * model.B()[query]).sum(-2)  # u = sum_j l_j B q_j
-    attention: list[Tensor] = []
-    raw: list[Tensor] = []
-    nulls: list[Tensor] = []
-    for k in range(1, cfg.hops + 1):
-        m = (l_story * model.A(k)[story]).sum(-2)  # (B, N, d)
-        c = (l_story * model.C(k)[story]).sum(-2)
-        if model.temporal is not None:
-            m = m + model.TA(k)[:slots]
-            c = c + model.TC(k)[:slots]
-        scores = (m * u.unsqueeze(1)).sum(-1)  # u^T m_i
-        raw.append(torch.where(mask, scores, 0.0))
-        if model.linear:
-            p = raw[-1]
-        elif cfg.null_memory:  # softmax over the real memories and the null memory
-            null = scores.new_full((scores.shape[0], 1), model.null_logit)
-            q = torch.softmax(torch.cat([scores.masked_fill(~mask, float("-inf")), null], -1), -1)
-            p, null_p = q[:, :-1], q[:, -1]
-            nulls.append(null_p)
-        else:
-            p = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-        o = (p.unsqueeze(-1) * c).sum(1)
-        u = u + o if model.H is None else u @ model.H.T + o
-        if model.linear:  # the trace shows the distribution the scores would give
-            p = torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), -1) * mask
-        attention.append(p)
-    logits = u @ model.W().T
-    null_weights = torch.stack(nulls, 1) if nulls else None
-    return ModelOutput(logits, MemN2NTrace(torch.stack(attention, 1), mask, u, null_weights,
-                                           torch.stack(raw, 1), model.linear))
 
 
 @register_model("memn2n", config=MemN2NConfig, tasks=("babi",),
