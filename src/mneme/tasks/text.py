@@ -27,23 +27,36 @@ With batch 1 that is all tokens but the first; larger batches lose under B token
 the context at each row start, which changes perplexity by well under 1%.
 
 Legend: B batch (rows of the stream), T chunk length (``seq_len``), V vocabulary.
+
+Where it lives: the files, the readers and ``TextVocabulary`` in ``mneme.tasks.text_corpus``;
+``LMSpec``, ``batchify`` and what both tasks share (chunks, loss, metrics) in
+``mneme.tasks.text_stream``; the configurations and the tasks here. Every public name is
+importable from this module.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 
-from mneme.errors import DataFormatError, MissingDataError, UserError
+from mneme.errors import MissingDataError
 from mneme.registry import register_task
-from mneme.types import Batch, ModelOutput, TaskInfo
+from mneme.tasks.text_corpus import (
+    CHARS_HOW_TO_GET,
+    EOS,
+    PTB_FILES,
+    UNK,
+    TextVocabulary,
+    _encode_lines,
+    read_chars,
+    read_ptb,
+    resolve_ptb_dir,
+)
+from mneme.tasks.text_corpus import PTB_HOW_TO_GET as PTB_HOW_TO_GET
+from mneme.tasks.text_stream import LMSpec, _lm_info, _StreamTask, batchify
 from mneme.validation import Validated, at_least, in_range, invalid
 
 __all__ = [
@@ -63,179 +76,7 @@ __all__ = [
     "resolve_ptb_dir",
 ]
 
-EOS = "<eos>"
-UNK = "<unk>"
-PTB_FILES = {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"}
-PTB_HOW_TO_GET = (
-    "get Mikolov's simple-examples.tgz (http://www.fit.vutbr.cz/~imikolov/rnnlm/"
-    "simple-examples.tgz) and install it with 'mneme data ptb --from simple-examples.tgz' "
-    "(into $MNEME_DATA/ptb/ or --data-dir)"
-)
-CHARS_HOW_TO_GET = (
-    "get tiny-shakespeare's input.txt (https://raw.githubusercontent.com/karpathy/char-rnn/"
-    "master/data/tinyshakespeare/input.txt) and install it with 'mneme data tinyshakespeare "
-    "--from input.txt' (or the URL), or point --task.file at any UTF-8 text file"
-)
 SPLITS = ("train", "valid", "test")
-
-
-class TextVocabulary:
-    """Token <-> id for a language model.
-
-    Args:
-        tokens: every token in id order (unique).
-        unk: the token unknown inputs map to (``<unk>`` for PTB), or None (characters: an
-            unknown character is an error).
-
-    Raises:
-        UserError: repeated tokens, or ``unk`` not among them.
-    """
-
-    def __init__(self, tokens: Sequence[str], unk: str | None = None) -> None:
-        tokens = list(tokens)
-        if len(set(tokens)) != len(tokens):
-            raise UserError("vocabulary tokens must be unique")
-        if unk is not None and unk not in tokens:
-            raise UserError(f"vocabulary lacks its unknown token {unk!r}")
-        self._tokens = tokens
-        self._index = {t: i for i, t in enumerate(tokens)}
-        self.unk = unk
-
-    @classmethod
-    def by_frequency(cls, tokens: Iterable[str], unk: str | None = None) -> TextVocabulary:
-        """Types of ``tokens``, most frequent first, ties alphabetical (TensorFlow's PTB reader)."""
-        counts = Counter(tokens)
-        return cls(sorted(counts, key=lambda t: (-counts[t], t)), unk)
-
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    def __contains__(self, token: object) -> bool:
-        return token in self._index
-
-    def to_list(self) -> list[str]:
-        """All tokens in id order."""
-        return list(self._tokens)
-
-    def id(self, token: str) -> int:
-        """The id of ``token``.
-
-        Raises:
-            KeyError: an unknown token and no ``unk``.
-        """
-        if token in self._index:
-            return self._index[token]
-        if self.unk is None:
-            raise KeyError(token)
-        return self._index[self.unk]
-
-    def encode(self, tokens: Iterable[str]) -> list[int]:
-        """Ids of ``tokens``; unknown ones become ``unk`` (``KeyError`` without one)."""
-        return [self.id(t) for t in tokens]
-
-    def decode(self, ids: Iterable[int] | torch.Tensor) -> list[str]:
-        """Tokens of ``ids`` (ints or a 1-d tensor)."""
-        return [self._tokens[int(i)] for i in ids]
-
-
-@dataclass(frozen=True)
-class LMSpec:
-    """What a language model needs to know about its task.
-
-    Attributes:
-        vocab_size: V.
-        boundary_id: the token that separates units of the stream (``<eos>`` for PTB, newline
-            for characters); models that need a context before the stream's start pad with it.
-        level: ``"word"`` (tokens joined by spaces) or ``"char"``.
-    """
-
-    vocab_size: int
-    boundary_id: int
-    level: Literal["word", "char"] = "word"
-
-
-def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Cut a ``(N,)`` token stream into ``(B, N // B)``: row r is the r-th contiguous slice.
-
-    The last ``N mod B`` tokens are dropped (Zaremba et al.'s reader).
-
-    Raises:
-        UserError: ``batch_size`` < 1, or fewer than 2 tokens per row.
-    """
-    if batch_size < 1:
-        raise UserError(f"batch_size must be >= 1, got {batch_size}")
-    width = int(stream.numel()) // batch_size
-    if width < 2:
-        raise UserError(f"a stream of {stream.numel()} tokens is too short for batch size "
-                        f"{batch_size} (needs at least 2 tokens per row)")
-    return stream[: batch_size * width].view(batch_size, width)
-
-
-def resolve_ptb_dir(data_dir: str | None) -> Path:
-    """The folder holding ``ptb.train.txt``: ``data_dir/ptb`` or ``data_dir`` itself.
-
-    Raises:
-        MissingDataError: no ``data_dir``, or neither place holds the files.
-    """
-    if data_dir is None:
-        raise MissingDataError(
-            f"Penn Treebank needs a data directory: pass --data-dir or set MNEME_DATA; "
-            f"{PTB_HOW_TO_GET}")
-    base = Path(data_dir).expanduser()
-    for candidate in (base / "ptb", base):
-        if (candidate / PTB_FILES["train"]).is_file():
-            return candidate
-    raise MissingDataError(f"no Penn Treebank in {base}: looked for {base}/ptb/ptb.train.txt "
-                           f"and {base}/ptb.train.txt; {PTB_HOW_TO_GET}")
-
-
-def _read_text(path: Path, what: str, how_to_get: str) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingDataError(f"{what} file not found: {path}; {how_to_get}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {what} file {path}: {exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataFormatError(path, line, f"invalid UTF-8 at byte {exc.start}") from None
-    if text.startswith("\ufeff"):
-        raise DataFormatError(path, 1, "starts with a byte order mark (U+FEFF), which would "
-                              "become a token; save the file as UTF-8 without BOM")
-    if not text.strip():
-        raise DataFormatError(path, None, f"empty file, expected {what} text")
-    return text
-
-
-def read_ptb(path: str | Path) -> list[list[str]]:
-    """The lines of a PTB file as word lists, each ending with ``<eos>``.
-
-    Words are split on whitespace; a file ending in a newline has no extra empty line.
-
-    Raises:
-        MissingDataError: the file is absent. DataFormatError: invalid UTF-8, an empty file.
-    """
-    path = Path(path)
-    text = _read_text(path, "Penn Treebank", PTB_HOW_TO_GET)
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [[*line.split(), EOS] for line in lines]
-
-
-def _encode_lines(lines: list[list[str]], vocab: TextVocabulary, path: Path) -> torch.Tensor:
-    index = {t: i for i, t in enumerate(vocab.to_list())}
-    ids: list[int] = []
-    for lineno, words in enumerate(lines, start=1):
-        try:
-            ids.extend([index[w] for w in words])
-        except KeyError as exc:
-            raise DataFormatError(
-                path, lineno, f"word {exc.args[0]!r} is not in the training vocabulary "
-                f"(PTB maps rare words to {UNK}; is this the preprocessed file?)") from None
-    return torch.tensor(ids, dtype=torch.long)
 
 
 @dataclass(frozen=True)
@@ -299,178 +140,6 @@ def resolve_chars_file(config: CharsConfig) -> Path:
     raise MissingDataError(f"no tiny-shakespeare in {base}: looked for "
                            f"{base}/tinyshakespeare/input.txt and {base}/input.txt; "
                            f"{CHARS_HOW_TO_GET}")
-
-
-def read_chars(path: str | Path) -> str:
-    """The whole text of ``path``.
-
-    Raises:
-        MissingDataError: absent. DataFormatError: invalid UTF-8 or an empty file.
-    """
-    return _read_text(Path(path), "text", CHARS_HOW_TO_GET)
-
-
-def _lm_info(vocab_size: int, metric: str, unit: str, source: str) -> TaskInfo:
-    return TaskInfo(kind="stream", inputs="tokens", input_size=vocab_size, outputs="classes",
-                    output_size=vocab_size, readout="every_step", metric=metric, unit=unit,
-                    selection_metric="nll", family="lm", source=source)
-
-
-class _StreamTask:
-    """What both stream tasks share: batchifying, chunks, loss, metrics.
-
-    Subclasses set ``name``, ``vocab``, ``spec`` and ``self._streams`` (split -> ``(N,)`` ids).
-    """
-
-    name = "lm"
-    selection_metric = "nll"
-    seq_len: int
-    vocab: TextVocabulary
-    spec: LMSpec
-    _streams: dict[str, torch.Tensor]
-    _paths: dict[str, Path]  # split -> the file it was read from, for errors
-
-    def __init__(self) -> None:
-        self._train_cache: dict[int, torch.Tensor] = {}
-
-    def _check_lengths(self, where: dict[str, Path]) -> None:
-        self._paths = where
-        for split, stream in self._streams.items():
-            if stream.numel() < 2:
-                raise DataFormatError(where[split], None,
-                                      f"the {split} split has {stream.numel()} token(s), "
-                                      "need at least 2")
-
-    def _rows(self, split: str, batch_size: int) -> torch.Tensor:
-        """``batchify`` of ``split``; a split too short for ``batch_size`` names its file."""
-        try:
-            return batchify(self._split(split), batch_size)
-        except UserError as exc:
-            if split not in self._streams or batch_size < 1:
-                raise
-            raise DataFormatError(self._paths[split], None, f"the {split} split: {exc}") from None
-
-    def _train_rows(self, batch_size: int) -> torch.Tensor:
-        rows = self._train_cache.get(batch_size)
-        if rows is None:
-            rows = self._rows("train", batch_size)
-            self._train_cache = {batch_size: rows}
-        return rows
-
-    def num_tokens(self, split: str) -> int:
-        """Tokens in ``split`` (PTB: ``<eos>`` included)."""
-        return int(self._split(split).numel())
-
-    def num_train_batches(self, batch_size: int) -> int:
-        """Chunks of T columns in one epoch: ``(N // B - 1) // T`` (Zaremba et al.'s epoch size).
-
-        Raises:
-            UserError: the training stream is too short for one chunk at this batch size.
-        """
-        width = self._train_rows(batch_size).shape[1]
-        count = (width - 1) // self.seq_len
-        if count < 1:
-            raise DataFormatError(self._paths["train"], None, f"the train split: rows of {width} "
-                                  f"tokens at batch size {batch_size} hold no chunk of seq_len "
-                                  f"{self.seq_len}")
-        return count
-
-    def train_batch_at(self, index: int, batch_size: int,
-                       generator: torch.Generator | None = None) -> Batch:
-        """Chunk ``index`` of the epoch: inputs ``(B, T)`` ids, targets ``(B, T)`` next ids.
-
-        ``generator`` is unused (the stream has no training-time noise).
-
-        Raises:
-            IndexError: ``index`` outside ``range(num_train_batches(batch_size))``.
-        """
-        count = self.num_train_batches(batch_size)
-        if not 0 <= index < count:
-            raise IndexError(f"chunk {index} outside 0..{count - 1}")
-        rows = self._train_rows(batch_size)
-        start = index * self.seq_len
-        return self._chunk(rows, start, start + self.seq_len)
-
-    @staticmethod
-    def _chunk(rows: torch.Tensor, start: int, stop: int) -> Batch:
-        inputs = rows[:, start:stop].contiguous()
-        targets = rows[:, start + 1 : stop + 1].contiguous()
-        return Batch(inputs, targets, None, {"column": start})
-
-    def _split(self, split: str) -> torch.Tensor:
-        if not self._streams:
-            raise MissingDataError(f"{self.name}: this task was rebuilt from a run's vocab.json, "
-                                   "without its data; pass --data-dir or set MNEME_DATA")
-        if split not in self._streams:
-            raise UserError(f"{self.name}: unknown split {split!r}; choose train, valid or test")
-        return self._streams[split]
-
-    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
-        """The chunks of ``split`` in order (the last may be shorter than T); every token after
-        the first of each row is predicted once. Carry the model's state from one to the next.
-
-        Raises:
-            UserError: an unknown split, or a batch size the split is too short for.
-        """
-        rows = self._rows(split, batch_size)
-        width = rows.shape[1]
-        for start in range(0, width - 1, self.seq_len):
-            yield self._chunk(rows, start, min(start + self.seq_len, width - 1))
-
-    def loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
-        """Zaremba et al.'s cost: NLL (nats) summed over the T steps, averaged over the B rows.
-
-        ``output.logits`` ``(B, T, V)``; ``batch.targets`` ``(B, T)``. Plus the model's aux loss.
-        """
-        logits = output.logits
-        targets = batch.targets.to(logits.device)
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                              reduction="sum")
-        loss = nll / targets.shape[0]
-        return loss if output.aux_loss is None else loss + output.aux_loss
-
-    def metrics(self, output: ModelOutput, batch: Batch) -> dict[str, float]:
-        """Sums over the batch's tokens: ``count`` tokens, ``nll`` (nats), ``error`` (top-1 wrong).
-
-        ``reduce_metrics`` makes them per-token means; ``finalize_metrics`` adds the paper's unit.
-        """
-        logits = output.logits.detach().float()
-        targets = batch.targets.to(logits.device)
-        flat = logits.reshape(-1, logits.shape[-1])
-        nll = F.cross_entropy(flat, targets.reshape(-1), reduction="sum")
-        wrong = (flat.argmax(-1) != targets.reshape(-1)).sum()
-        return {"count": float(targets.numel()), "nll": float(nll), "error": float(wrong)}
-
-    def finalize_metrics(self, reduced: dict[str, float]) -> dict[str, float]:
-        """Add the unit of the task's papers to reduced (per-token mean) metrics."""
-        return dict(reduced)
-
-    def _set_vocab(self, vocab: TextVocabulary) -> None:
-        """``vocab``, ``spec`` and ``info`` (each task its own)."""
-        raise NotImplementedError
-
-    def vocab_json(self) -> dict[str, Any]:
-        """What a model of this task needs without the data (a run's ``vocab.json``): the
-        tokens in id order and the unknown token."""
-        return {"tokens": self.vocab.to_list(), "unk": self.vocab.unk}
-
-    @classmethod
-    def from_vocab_json(cls, config: PTBConfig | CharsConfig, data: dict[str, Any]
-                        ) -> _StreamTask:
-        """The task of ``config`` without its data, from ``vocab_json()``: the vocabulary,
-        ``spec`` and ``info`` (``mneme generate``); its splits are absent.
-
-        Raises:
-            UserError: a bad config field or vocabulary. KeyError, TypeError: ``data`` is not
-                what ``vocab_json`` wrote.
-        """
-        config.validate()
-        task = cls.__new__(cls)
-        _StreamTask.__init__(task)
-        task.config, task.seq_len = config, config.seq_len  # type: ignore[attr-defined]
-        task._streams, task._paths = {}, {}
-        task._set_vocab(TextVocabulary(data["tokens"], data["unk"]))
-        return task
 
 
 @register_task("ptb", config=PTBConfig, family="lm", needs_data=True,
