@@ -1,6 +1,7 @@
 """External memory: controllers that read and write a memory outside their own state.
 
-- ``ntm``: the Neural Turing Machine (Graves et al. 2014), addressing in ``addressing``.
+- ``ntm``: the Neural Turing Machine (Graves et al. 2014), addressing in ``addressing``, its
+  reads, writes and trace in ``ntm_heads``.
 - ``memn2n``: the End-To-End Memory Network (Sukhbaatar et al. 2015), its config and trace in
   ``memn2n_config``, its sentence encoding in ``memn2n_encoding``, its equations read literally
   in ``memn2n_reference``.

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from mneme.errors import UserError
 from mneme.memory import dnc_access as access
 from mneme.memory.addressing import content_weighting
-from mneme.memory.ntm import read_memory, write_memory
+from mneme.memory.ntm_heads import read_memory, write_memory
 from mneme.registry import register_core
 from mneme.types import register_state
 from mneme.validation import Validated, at_least, in_range
