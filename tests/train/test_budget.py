@@ -204,3 +204,44 @@ def test_a_final_json_from_before_epochs_were_recorded(tmp_path: Path, budget: i
     (tmp_path / "run/config.json").write_text(json.dumps(config))
     more = finished(tmp_path / "run", dataclasses.replace(CFG, epochs=6))
     assert (more is None) is extended
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_an_extension_stopped_part_way_resumes_to_the_new_budget(tmp_path: Path,
+                                                                 legacy: bool) -> None:
+    cfg = dataclasses.replace(CFG, lr_decay_every=100)
+    direct = make(tmp_path / "direct", cfg).fit()
+    make(tmp_path / "run", dataclasses.replace(cfg, epochs=2)).fit()
+    if legacy:  # a final.json from before epochs were recorded
+        final = json.loads((tmp_path / "run/final.json").read_text())
+        del final["epochs"], final["early_stopped"]
+        (tmp_path / "run/final.json").write_text(json.dumps(final))
+
+    def interrupt(trainer) -> None:
+        if trainer.step == 20:
+            trainer.request_stop()
+
+    assert make(tmp_path / "run", cfg, callbacks=[interrupt]).fit(resume=True).interrupted
+    assert not (tmp_path / "run/final.json").exists()  # unfinished until the new budget
+    assert (tmp_path / "run/final-step16.json").is_file()
+    assert finished(tmp_path / "run", cfg) is None
+    result = make(tmp_path / "run", cfg).fit(resume=True)
+    assert result.steps == 32 and result.test == direct.test
+    assert [r.steps for r in budget_results(tmp_path / "run")] == [16, 32]
+
+
+def test_a_legacy_final_json_behind_its_log_is_an_extension_under_way(tmp_path: Path) -> None:
+    # Written by mneme before this fix: an extension started, was stopped, final.json kept.
+    cfg = dataclasses.replace(CFG, lr_decay_every=100)
+    make(tmp_path / "run", dataclasses.replace(cfg, epochs=2)).fit()
+    final = json.loads((tmp_path / "run/final.json").read_text())
+    del final["epochs"], final["early_stopped"]
+
+    def interrupt(trainer) -> None:
+        if trainer.step == 28:  # past epoch 3's record
+            trainer.request_stop()
+
+    make(tmp_path / "run", cfg, callbacks=[interrupt]).fit(resume=True)
+    (tmp_path / "run/final.json").write_text(json.dumps(final))  # as the old code left it
+    assert finished(tmp_path / "run", cfg) is None
+    assert make(tmp_path / "run", cfg).fit(resume=True).steps == 32

@@ -172,7 +172,10 @@ def trained_epochs(run_dir: Path, result: FitResult) -> tuple[int, bool]:
     if result.epochs is not None and result.early_stopped is not None:
         return result.epochs, result.early_stopped
     records = read_metrics(run_dir)
-    epochs = int(records[-1].get("epoch", 0)) if records else 0
+    at_end = [r for r in records if r.get("step") == result.steps] or records[-1:]
+    epochs = int(at_end[-1].get("epoch", 0)) if at_end else 0
+    if records and int(records[-1].get("step", 0)) > result.steps:
+        return epochs, False  # trained past its result: an extension was under way
     try:
         stored = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
         budget = int(stored["train"]["epochs"])

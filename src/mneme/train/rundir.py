@@ -185,10 +185,13 @@ def read_final(run_dir: Path, name: str = "final.json") -> FitResult:
 
 def archive_final(run_dir: Path) -> None:
     """Keep a finished run's result before a larger budget extends it: ``RUN/final.json`` is
-    copied to ``RUN/final-stepN.json`` (N its steps), atomically; a rerun rewrites the same."""
+    copied to ``RUN/final-stepN.json`` (N its steps) atomically, then removed, since the run is
+    unfinished until it has trained the larger budget (a rerun after a kill between the two
+    writes the same copy again)."""
     result = read_final(run_dir)
     text = (run_dir / "final.json").read_text(encoding="utf-8")
     atomic_write_text(run_dir / f"final-step{result.steps}.json", text)
+    (run_dir / "final.json").unlink()
 
 
 def budget_results(run_dir: Path) -> list[FitResult]:
@@ -204,4 +207,4 @@ def budget_results(run_dir: Path) -> list[FitResult]:
                                     for p in run_dir.glob("final-step*.json"))}
     final = read_final(run_dir)
     results[final.steps] = final
-    return [results[k] for k in sorted(results)]
+    return [results[k] for k in sorted(results) if k <= final.steps]
