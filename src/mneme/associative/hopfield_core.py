@@ -2,7 +2,7 @@
 all pairs written so far (Ramsauer et al. 2021, "Hopfield Networks is All You Need", arXiv
 2008.02217, eq. 10 as an update rule, used here as a growing associative memory).
 
-The retrieval is the modern Hopfield update of ``mneme.associative.modern_hopfield``
+The retrieval is the modern Hopfield update of ``mneme.associative.hopfield_layers``
 (``Hopfield._associate``): softmax(beta K q) over the stored keys, then the values. The state is
 the memory itself (keys and values, oldest first), so chunked calls and ``step`` continue it.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from mneme.associative.modern_hopfield import Hopfield
+from mneme.associative.hopfield_layers import Hopfield
 from mneme.registry import register_core
 from mneme.types import register_state
 from mneme.validation import Validated, at_least, greater_than

@@ -2,10 +2,10 @@
 accuracy against length.
 
 Cells (``mneme.bench.chomsky_cells``) are read through the family report's entries
-(``report_family.family_entries``: each repeat's test metric and per-length metrics) and merged
-per (model, task) over learning rates and seeds. A score is the per-token accuracy averaged over
-the test lengths (``mneme.tasks.chomsky.base``); the table gives the **maximum** over seeds and
-learning rates (the paper's statistic) and the median (which the paper does not give); **bold**
+(``report_family_entries.family_entries``: each repeat's test metric and per-length metrics) and
+merged per (model, task) over learning rates and seeds. A score is the per-token accuracy averaged
+over the test lengths (``mneme.tasks.chomsky.base``); the table gives the **maximum** over seeds
+and learning rates (the paper's statistic) and the median (which the paper does not give); **bold**
 when the maximum is solved (>= 90%). The budget the cells ran at is printed from their configs.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from mneme.bench.anchors_external import CHOMSKY, CHOMSKY_SOURCE
 from mneme.bench.cells import Cell
-from mneme.bench.report_family import FamilyEntry, family_entries, task_info
+from mneme.bench.report_family_entries import FamilyEntry, family_entries, task_info
 
 __all__ = ["ChomskyEntry", "budget_scores", "chomsky_entries", "chomsky_section"]
 

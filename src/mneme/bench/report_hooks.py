@@ -3,7 +3,7 @@
 bAbI spreads a joint-training cell over one column per task and adds the mean, the failed tasks
 (> 5% error) and the paper's mean over all 20 tasks; associative retrieval names its columns by R;
 the algorithmic tasks explain their units. Importing this module fills
-``mneme.bench.report_family.HOOKS``.
+``mneme.bench.report_family_entries.HOOKS``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import statistics
 from typing import Any
 
 from mneme.bench.anchors import BABI, anchor_for
-from mneme.bench.report_family import HOOKS, FamilyEntry, Hooks
+from mneme.bench.report_family_entries import HOOKS, FamilyEntry, Hooks
 from mneme.bench.suites import Cell
 from mneme.types import TaskInfo
 

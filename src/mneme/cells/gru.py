@@ -14,8 +14,8 @@ a = LN(W x_t; alpha_x, b_ih), u = LN(U h_{t-1}; alpha_h, b_hh) (the norm biases 
 
 The per-step path ``gru_scan`` (for the layer-normalised GRU, and the GRU's trace and recurrent
 dropout) computes W x for all T in one matmul, does one matmul and ~6 element-wise ops per step,
-and has a hand-written backward pass (see ``mneme.cells.lstm``); ``mneme.cells.reference`` holds
-the readable equations and the tests hold them equal.
+and has a hand-written backward pass (see ``mneme.cells.lstm_kernel``);
+``mneme.cells.reference`` holds the readable equations and the tests hold them equal.
 
 Legend: B batch, T time, D input features, H hidden units, L layers.
 """
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from mneme.cells.lstm import _ln_backward
+from mneme.cells.lstm_kernel import _ln_backward
 from mneme.cells.stacks import RecurrentStack, RNNState, ScanResult
 
 __all__ = ["GRU", "GRUTrace", "LayerNormGRU", "gru_scan"]
@@ -49,7 +49,8 @@ class GRUTrace:
 class _GRUScan(torch.autograd.Function):
     """The GRU recurrence over T steps with a hand-written backward pass.
 
-    Time-major buffers and per-step views made up front, as ``mneme.cells.lstm._LSTMScan``.
+    Time-major buffers and per-step views made up front, as
+    ``mneme.cells.lstm_kernel._LSTMScan``.
     """
 
     @staticmethod

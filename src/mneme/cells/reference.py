@@ -2,7 +2,7 @@
 
 Each runs one layer step by step with the cell's equations written out, in plain autograd: slow,
 but easy to check against the papers. The fast paths (``torch.nn``'s fused kernels and the
-hand-written scans of ``mneme.cells.lstm`` / ``mneme.cells.gru``) are held equal to these by
+hand-written scans of ``mneme.cells.lstm_kernel`` / ``mneme.cells.gru``) are held equal to these by
 ``tests/cells``, outputs, final states and gradients. ``stack_reference`` runs a whole stack
 (layers, directions, merge) from a stack's own parameters.
 
@@ -78,7 +78,7 @@ def lstm_reference(
     The gate rows of ``weight_ih`` / ``weight_hh`` follow ``GATE_LAYOUT[variant]``; for
     ``layer-norm`` ``bias_ih`` is the input norm's bias. Returns ``(y (B, T, H), h_T, c_T)``.
     """
-    from mneme.cells.lstm import GATE_LAYOUT
+    from mneme.cells.lstm_kernel import GATE_LAYOUT
 
     layout = GATE_LAYOUT[variant]
     ln = variant == "layer-norm"

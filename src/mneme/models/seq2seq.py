@@ -40,12 +40,17 @@ beam search replicates it with the default batch-first ``reorder_state``.
 
 Legend: B batch, T_s source length (with ``</s>``), T_t target length, E embedding size, H
 hidden units, M = 2H annotation size, A additive-score size, V_s and V_t vocabularies.
+
+Where it lives: the decoding methods (``step``, ``reorder_state``, ``translate``, in the
+``Seq2SeqDecoding`` that ``Seq2Seq`` inherits) and ``Translation`` in
+``mneme.models.seq2seq_decoding``; the config, the state, the encoder, attention, teacher forcing,
+the registration and the recipe here. Every public name is importable from this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,6 +61,7 @@ from mneme.attention.attention import Attention
 from mneme.attention.scoring import AdditiveScore, build_score
 from mneme.config import TrainConfig
 from mneme.errors import UserError
+from mneme.models.seq2seq_decoding import Seq2SeqDecoding, Translation
 from mneme.registry import register_model
 from mneme.types import ModelOutput
 from mneme.validation import Validated, at_least, in_range, one_of
@@ -136,27 +142,9 @@ class Seq2SeqState:
     weights: Tensor
 
 
-@dataclass(frozen=True)
-class Translation:
-    """Decoded outputs of ``Seq2Seq.translate``.
-
-    Attributes:
-        tokens: per input, the output token ids without ``</s>``.
-        attention: per input, ``(L + 1, T_s)`` weights of each output token and of ``</s>``
-            (or of the last token when cut at ``max_length``) over the real source tokens;
-            None without attention.
-        finished: per input, whether ``</s>`` was produced.
-        log_prob: per input, the summed log-probability of the output (``</s>`` included).
-    """
-
-    tokens: list[list[int]]
-    attention: list[Tensor] | None
-    finished: list[bool]
-    log_prob: list[float]
-
-
-class Seq2Seq(nn.Module):
-    """Encoder-decoder with optional attention (see the module docstring for the equations).
+class Seq2Seq(Seq2SeqDecoding, nn.Module):
+    """Encoder-decoder with optional attention (see the module docstring for the equations);
+    ``step``, ``reorder_state`` and ``translate`` are ``Seq2SeqDecoding``'s.
 
     Args:
         source_size: V_s; target_size: V_t.
@@ -287,18 +275,6 @@ class Seq2Seq(nn.Module):
             weights=state.weights if weights is None else weights[:, 0])
         return tilde[:, 0], new
 
-    def step(self, tokens: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState]:
-        """A decoding step for ``mneme.decoding``: ``log_probs (B, V_t)`` of the next token after
-        reading ``tokens (B,)``, and the new state (its ``weights`` are this step's attention)."""
-        tilde, state = self._advance(tokens, state)
-        return torch.log_softmax(self.output(self.dropout(tilde)), -1), state
-
-    def reorder_state(self, state: Seq2SeqState, index: Tensor) -> Seq2SeqState:
-        """Rows ``index`` of every tensor of ``state`` (all batch-first)."""
-        from mneme.decoding.state import reorder_state
-
-        return reorder_state(state, index, batch_dim=0)
-
     # -- teacher forcing -----------------------------------------------------------------------
     def teacher_forced(self, state: Seq2SeqState,
                        target_in: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -344,78 +320,6 @@ class Seq2Seq(nn.Module):
         state = self.encode(inputs["source"], inputs["source_length"])
         logits, weights = self.teacher_forced(state, inputs["target_in"])
         return ModelOutput(logits=logits, trace=weights if trace else None)
-
-    # -- decoding ------------------------------------------------------------------------------
-    @torch.no_grad()
-    def translate(
-        self,
-        source: Tensor,
-        lengths: Tensor,
-        *,
-        strategy: Literal["greedy", "sample", "beam"] = "greedy",
-        beam_width: int = 5,
-        length_penalty: float = 0.0,
-        max_length: int | None = None,
-        temperature: float = 1.0,
-        generator: torch.Generator | None = None,
-    ) -> Translation:
-        """Decode a batch of sources (in eval mode; the previous mode is restored).
-
-        Args:
-            source: ``(B, T_s)`` ids; lengths ``(B,)``.
-            strategy: ``greedy``, ``sample`` (ancestral, with ``temperature``) or ``beam``.
-            beam_width: hypotheses kept by beam search.
-            length_penalty: beam search's GNMT alpha (Wu et al. 2016; 0: none).
-            max_length: most output tokens (``</s>`` included); None: ``2 T_s + 10``.
-            generator: the random source of ``sample``.
-
-        Returns:
-            A ``Translation``; its attention is recomputed by a teacher-forced pass over each
-            output, which equals the weights seen while decoding.
-
-        Raises:
-            UserError: an unknown strategy, or a bad width or length.
-        """
-        from mneme.decoding import beam_search, greedy, sample
-
-        was_training = self.training
-        self.eval()
-        try:
-            state = self.encode(source, lengths)
-            b = source.shape[0]
-            limit = 2 * source.shape[1] + 10 if max_length is None else max_length
-            start = torch.full((b,), self.bos_id, dtype=torch.long, device=source.device)
-            if strategy == "greedy":
-                decoded = greedy(self.step, state, start, limit, eos=self.eos_id)
-            elif strategy == "sample":
-                decoded = sample(self.step, state, start, limit, temperature=temperature,
-                                 eos=self.eos_id, generator=generator)
-            elif strategy == "beam":
-                decoded = beam_search(self.step, state, start, limit, beam_width,
-                                      eos=self.eos_id, length_penalty=length_penalty).best
-            else:
-                raise UserError(f"strategy must be greedy, sample or beam (got {strategy!r})")
-            rows = [decoded.sequence(i) for i in range(b)]
-            finished = [bool(r) and r[-1] == self.eos_id for r in rows]
-            tokens = [r[:-1] if done else r for r, done in zip(rows, finished, strict=True)]
-            attention = self._alignments(state, rows, lengths) if self.has_attention else None
-            log_prob = [float(s) for s in decoded.scores]
-        finally:
-            self.train(was_training)
-        return Translation(tokens, attention, finished, log_prob)
-
-    def _alignments(self, state: Seq2SeqState, rows: Sequence[list[int]],
-                    lengths: Tensor) -> list[Tensor]:
-        """Per row, the attention ``(len(row), T_s_row)`` of a teacher-forced pass over it."""
-        width = max(1, max(len(r) for r in rows))
-        target_in = torch.full((len(rows), width), self.pad_id, dtype=torch.long,
-                               device=state.values.device)
-        for i, row in enumerate(rows):
-            fed = [self.bos_id, *row[:-1]]
-            target_in[i, : len(fed)] = torch.tensor(fed, dtype=torch.long)
-        _, weights = self.teacher_forced(state, target_in)
-        assert weights is not None
-        return [weights[i, : max(1, len(r)), : int(lengths[i])].cpu() for i, r in enumerate(rows)]
 
 
 @register_model("seq2seq", config=Seq2SeqConfig, tasks=("seq2seq",),
