@@ -78,6 +78,8 @@ class Plan:
     lrs: tuple[float, ...] = MQAR_LRS
     epochs: int = MQAR_EPOCHS
     vocab_size: int = VOCAB
+    core_epochs: tuple[tuple[str, int], ...] = ()
+    """(core, epochs) for the rows trained longer than ``epochs``."""
 
 
 SMALL = Plan(grid=MQAR_GRID[:2], widths=(64, 128), lrs=(3e-3,), epochs=10, vocab_size=256,
@@ -120,7 +122,8 @@ def mqar_cells(plan: Plan = Plan()) -> list[Cell]:
                               stream=True, valid_size=500, test_size=3000)
             for width in plan.widths:
                 column = Column(column_key(seq_len, pairs, width), "mqar", task,
-                                epochs=plan.epochs, batch_size=MQAR_BATCH, early_stop=0.01,
+                                epochs=dict(plan.core_epochs).get(core, plan.epochs),
+                                batch_size=MQAR_BATCH, early_stop=0.01,
                                 width=width, model={"embedding_dim": width})
                 for lr in plan.lrs:
                     cells.append(_cell(core, column, seq_len, lr))
