@@ -39,6 +39,8 @@ def test_mqar_small_runs_the_cheap_rows_first() -> None:
     cells = SUITES["mqar-small"].build(None)
     assert len(cells) == 2 * 2 * 7 and {c.task.vocab_size for c in cells} == {SMALL.vocab_size}
     assert [c.group for c in cells[:4]] == ["lstm"] * 4 and cells[-1].group == "dnc"
+    epochs = {c.group: c.train.epochs for c in cells}
+    assert epochs["self-attention"] == 30 and epochs["delta-rule"] == epochs["lstm"] == 10
 
 
 @pytest.mark.parametrize(("core", "width", "seq_len", "floats"), [
