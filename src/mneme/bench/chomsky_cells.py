@@ -52,7 +52,6 @@ class Budget:
             attention at 1,500 steps holds B x 8 x T^2 scores).
         group_steps: (group, steps) for the groups trained longer than ``steps``: a step of
             the tanh RNN or the LSTM costs ~1.5 ms on one CPU thread, of the Transformer ~100.
-        task_steps: (task, steps) for the tasks on which those groups train longer still.
     """
 
     steps: int
@@ -64,19 +63,14 @@ class Budget:
     test_size: int
     eval_batch_size: int
     group_steps: tuple[tuple[str, int], ...] = ()
-    task_steps: tuple[tuple[str, int], ...] = ()
 
-    def steps_of(self, group: str, task: str | None = None) -> int:
-        """The training steps of ``group``'s cells (on ``task``)."""
-        longer = dict(self.group_steps)
-        if group in longer and task in dict(self.task_steps):
-            return dict(self.task_steps)[task]
-        return longer.get(group, self.steps)
+    def steps_of(self, group: str) -> int:
+        """The training steps of ``group``'s cells."""
+        return dict(self.group_steps).get(group, self.steps)
 
     def text(self) -> str:
         lrs = ", ".join(f"{lr:g}" for lr in self.lrs)
-        longer = "".join(f"; {g}: {n:,}" for g, n in self.group_steps) + "".join(
-            f"; those on {t}: {n:,}" for t, n in self.task_steps)
+        longer = "".join(f"; {g}: {n:,}" for g, n in self.group_steps)
         return (f"{self.steps:,} steps of {self.batch_size} ({self.steps * self.batch_size:,} "
                 f"strings{longer}; the paper: 1,000,000 of 128), width {self.hidden_size} "
                 f"(the paper: 256; the Transformer 5 x 64 as the paper), lr {lrs} (the paper: "
@@ -91,12 +85,11 @@ paper's grid is for 1M steps."""
 SMALL = Budget(steps=1000, epoch_steps=250, batch_size=32, hidden_size=64, lrs=(1e-3,),
                seeds=2, test_size=32, eval_batch_size=16,
                group_steps=(("rnn", 4000), ("lstm", 4000), ("stack-rnn", 4000),
-                            ("tape-rnn", 4000)),
-               task_steps=(("parity-check", 10000), ("reverse-string", 10000)))
+                            ("tape-rnn", 4000)))
 """``chomsky-small``: the paper's 5 models x ``SMALL_TASKS``, two seeds; every model at 1,000
 steps first (nothing learned any task there, measured), then the recurrent ones extended to
-4,000 (the LSTM learns parity within lengths 1-40 after about 3,750 steps, measured), and on
-parity and reverse string to 10,000: the report's score-against-budget table gives each."""
+4,000 (the LSTM learns parity within lengths 1-40 after about 3,750 steps, measured): the
+report's score-against-budget table gives both."""
 
 
 def chomsky_cells(budget: Budget, groups: tuple[str, ...] = tuple(GROUPS),
@@ -121,7 +114,7 @@ def chomsky_cells(budget: Budget, groups: tuple[str, ...] = tuple(GROUPS),
                     model_overrides=width,
                     train_overrides={
                         "lr": lr, "batch_size": budget.batch_size, "repeats": budget.seeds,
-                        "epochs": budget.steps_of(group, task) // budget.epoch_steps,
+                        "epochs": budget.steps_of(group) // budget.epoch_steps,
                         "epoch_steps": budget.epoch_steps, "tensorboard": False,
                         "eval_batch_size": max(1, budget.eval_batch_size // 4) if attention
                         else budget.eval_batch_size}))
