@@ -109,6 +109,7 @@ def _budget_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
                     ) -> list[str]:
     """The score-against-budget table and ``plots/chomsky-budget.png``; empty when no cell
     was extended."""
+    from mneme.tasks.chomsky import TASKS
     from mneme.viz.budget import plot_budget
 
     scores = budget_scores(finished, out)
@@ -117,12 +118,16 @@ def _budget_section(finished: Sequence[tuple[Cell, dict[str, Any]]], out: Path
     budgets = sorted({b for points in scores.values() for b in points})
     head = ["model", "task", *(f"{b:,} strings" for b in budgets)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (group, task), points in sorted(scores.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    order = list(TASKS)  # by level, as the main table
+    rank = {g: i for i, g in enumerate(dict.fromkeys(c.group for c, _ in finished))}
+    for (group, task), points in sorted(scores.items(), key=lambda kv: (
+            order.index(kv[0][1]), rank.get(kv[0][0], 0))):
         cells = [f"{max(v):.1f} ({statistics.median(v):.1f})" if (v := points.get(b)) else ""
                  for b in budgets]
         rows.append("| " + " | ".join([group, task, *cells]) + " |")
-    groups = list(dict.fromkeys(g for g, _ in scores))
-    tasks = list(dict.fromkeys(t for _, t in sorted(scores, key=lambda k: k[1])))
+    groups = [g for g in dict.fromkeys(c.group for c, _ in finished)
+              if any(k[0] == g for k in scores)]  # the suite's row order
+    tasks = [t for t in order if any(k[1] == t for k in scores)]
     plot = plot_budget(scores, groups, tasks, out / "plots" / "chomsky-budget.png",
                        solved=100 * SOLVED, label="score (%)")
     return ["### Score against budget", "",

@@ -4,6 +4,7 @@ budget, the median dashed), for suites whose cells were extended to larger budge
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,10 +32,15 @@ def plot_budget(scores: Mapping[tuple[str, str], Mapping[int, Sequence[float]]],
     shown = [c for c in columns if any(k[1] == c for k in scores)]
     if not shown:
         raise ValueError("plot_budget: no scores for the columns asked for")
-    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4), squeeze=False,
+    ncols = min(3, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False,
                              sharey=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, column in zip(axes[0], shown):
+    budgets_all = sorted({b for points in scores.values() for b in points})
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
+    for ax, column in zip(axes.flat, shown):
         for i, row in enumerate(rows):
             points = scores.get((row, column))
             if not points:
@@ -50,11 +56,14 @@ def plot_budget(scores: Mapping[tuple[str, str], Mapping[int, Sequence[float]]],
         ax.text(ax.get_xlim()[0], solved, f" solved ({solved:g}%)", fontsize=7, color="grey",
                 va="bottom")
         ax.set_xscale("log")
+        ax.set_xticks(budgets_all, [f"{b / 1000:g}k" for b in budgets_all])
+        ax.minorticks_off()
         ax.set_xlabel(f"training budget ({unit}, log scale)", fontsize=8)
         ax.set_title(column, fontsize=9)
         ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel(label, fontsize=8)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    for row in axes:
+        row[0].set_ylabel(label, fontsize=8)
+    axes.flat[len(shown) - 1].legend(fontsize=7, loc="best")
     fig.suptitle("Score against budget: solid the best run, dashed the median", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path, dpi=120)
