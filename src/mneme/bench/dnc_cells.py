@@ -27,7 +27,7 @@ __all__ = ["BABI_CPU_MODEL", "BABI_EPOCHS", "DNC_PLAN", "DNC_SUITES", "dnc_babi_
 DNC_PLAN: tuple[tuple[str, str, int, int], ...] = (
     ("copy", "dnc", 3, 60), ("copy", "ntm-lstm", 3, 60), ("copy", "lstm", 1, 60),
     ("associative-recall", "dnc", 3, 150), ("associative-recall", "ntm-lstm", 3, 150),
-    ("associative-recall", "lstm", 1, 150), ("associative-recall", "ntm-ff", 3, 150),
+    ("associative-recall", "lstm", 1, 150),
     ("repeat-copy", "dnc", 1, 40), ("priority-sort", "dnc", 1, 40),
     ("repeat-copy", "ntm-lstm", 1, 40), ("priority-sort", "ntm-lstm", 1, 40),
     ("repeat-copy", "lstm", 1, 40), ("priority-sort", "lstm", 1, 40),
@@ -35,8 +35,7 @@ DNC_PLAN: tuple[tuple[str, str, int, int], ...] = (
 """(task, group, seeds, epochs of 100 steps at batch 16), in run order: at most 96k sequences a
 cell on copy, 240k on associative recall (first run at 96k, then extended: the runner trains a
 finished cell on to a larger budget and keeps the earlier result), 64k on repeat copy and
-priority sort; the models of a task get the same budget; cells stop at 0.01 bits. The
-feedforward NTM joins associative recall, which the NTM paper says it learns fastest."""
+priority sort; the models of a task get the same budget; cells stop at 0.01 bits."""
 
 BABI_EPOCHS = 4
 """About 2,250 steps of 32 stories (1k joint: 18,000 training questions, 563 steps an epoch);
@@ -66,7 +65,7 @@ DNC_SUITES: dict[str, Suite] = {
         "dnc",
         "Differentiable Neural Computer vs NTM vs LSTM on the NTM paper's algorithmic tasks, each "
         "with its recipe (RMSProp, batch 16), 3 seeds of DNC and NTM on copy 1-20 and associative "
-        "recall (there the NTM with both controllers), 1 on repeat copy and priority sort, up to "
+        "recall, 1 on repeat copy and priority sort, up to "
         "96k sequences a cell (240k on associative recall, 64k on repeat copy and priority "
         "sort), stopping at 0.01 validation bits; about three hours on 2 cores",
         lambda data_dir: dnc_cells(),
