@@ -136,8 +136,8 @@ CHOMSKY_SUITES: dict[str, Suite] = {
         "chomsky-small",
         "The Chomsky-hierarchy suite's small variant: the paper's 5 models x 6 tasks (parity, "
         "cycle navigation, stack manipulation, reverse, duplicate, odds first); "
-        f"{SMALL.text()}; about 15 minutes with --jobs 2 at 1,000 steps a model, 30 more "
-        "for the longer budgets (measured)",
+        f"{SMALL.text()}; measured on busy cores: 33 minutes with --jobs 2 at 1,000 steps a "
+        "model, 63 more with --jobs 1 to extend the recurrent models to 4,000",
         lambda data_dir: chomsky_cells(SMALL, PAPER_GROUPS, SMALL_TASKS),
         report="chomsky",
     ),
