@@ -169,3 +169,25 @@ def test_a_config_field_added_since_a_cell_ran_matches_at_its_default(tmp_path: 
     encoder = dataclasses.replace(cell, model=dataclasses.replace(cell.model, causal=False))
     with pytest.raises(UserError, match="another configuration"):
         runner._check_same_config(encoder, tmp_path)
+
+
+def test_a_diverged_cell_is_reported_and_the_others_run(tmp_path: Path, monkeypatch,
+                                                        capsys) -> None:
+    from mneme.errors import NonFiniteLossError
+    from mneme.train import run as run_module
+
+    data = write_fake_babi(tmp_path / "data", stories=60)
+    real = run_module.train_run
+
+    def diverging(config, run_dir, **kwargs):
+        if config.model_name == "memn2n":
+            raise NonFiniteLossError("the training loss became nan at step 3 (epoch 1)")
+        return real(config, run_dir, **kwargs)
+
+    monkeypatch.setattr(run_module, "train_run", diverging)
+    out = tmp_path / "out"
+    assert runner.run_suite(tiny_suite(str(data)), out, data_dir=None, jobs=1) == 1
+    err = capsys.readouterr().err
+    assert "mneme: error: cell memn2n-1k-task01 diverged: the training loss became nan" in err
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["model"] for r in rows} == {"lstm"}  # the other cell ran and is reported

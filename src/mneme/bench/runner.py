@@ -68,7 +68,8 @@ def run_suite(
     overrides every cell's ``TrainConfig.device``.
 
     Returns:
-        0 when every runnable cell finished, 1 when no cell could run at all, ``128 + signal``
+        0 when every runnable cell finished, 1 when no cell could run at all or a cell diverged
+        (NaN or infinite loss: the others run, the reports cover them), ``128 + signal``
         (130 SIGINT, 143 SIGTERM) when stopped; the interrupted cells resume on a rerun.
 
     Raises:
@@ -93,15 +94,20 @@ def run_suite(
             flush=True,
         )
         missing: dict[str, str] = {}
+        diverged: dict[str, str] = {}
         started = time.perf_counter()
-        signum = _train(pending, out, jobs, done, missing, len(cells))
+        signum = _train(pending, out, jobs, done, (missing, diverged), len(cells))
         if signum is not None:
             name = signal.Signals(signum).name
             print(f"mneme: interrupted by {name}: {len(done)} of {len(cells)} cells finished; "
                   f"the interrupted ones are checkpointed in {out}: rerun the same command to "
                   "resume", file=sys.stderr)
             return 128 + signum
-        return _report(suite, cells, out, done, missing, skipped, started)
+        code = _report(suite, cells, out, done, missing, skipped, started)
+        for key, message in diverged.items():
+            print(f"mneme: error: cell {key} diverged: {message}; the other cells ran, and a "
+                  "rerun retries it from that checkpoint", file=sys.stderr)
+        return 1 if diverged else code
 
 
 def _plan(cells: list[Cell], out: Path, *, report_only: bool
@@ -165,8 +171,10 @@ def _read_summary(path: Path, *, rebuild: bool) -> dict[str, Any] | None:
 
 
 def _train(pending: list[Cell], out: Path, jobs: int, done: dict[str, dict[str, Any]],
-           missing: dict[str, str], total: int) -> int | None:
-    """Train ``pending`` (in this process with one job); the signal that stopped it, or None."""
+           problems: tuple[dict[str, str], dict[str, str]], total: int) -> int | None:
+    """Train ``pending`` (in this process with one job), filling ``done`` and ``problems``
+    (missing data, divergence: cell key -> message); the signal that stopped it, or None."""
+    missing, diverged = problems
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=len(done), unit="cell", dynamic_ncols=True)
@@ -176,6 +184,10 @@ def _train(pending: list[Cell], out: Path, jobs: int, done: dict[str, dict[str, 
             key, summary, problem = result
             if summary is not None and summary.get("interrupted"):
                 stop.signum = stop.signum or signal.SIGINT  # a Ctrl-C reached the loop
+                return
+            if summary is not None and "diverged" in summary:
+                diverged[key] = summary["diverged"]
+                bar.update(1)
                 return
             if summary is not None:
                 done[key] = summary

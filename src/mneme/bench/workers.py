@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mneme.errors import MissingDataError, UserError
+from mneme.errors import MissingDataError, NonFiniteLossError, UserError
 
 if TYPE_CHECKING:  # a worker imports this module before it handles signals: keep it light
     from mneme.bench.cells import Cell
@@ -43,7 +43,8 @@ __all__ = ["CellResult", "StopSignals", "bench_lock", "cell_lock", "file_lock", 
            "run_parallel"]
 
 CellResult = tuple[str, dict[str, Any] | None, str | None]
-"""(cell key, its summary or None, the missing-data message or None)."""
+"""(cell key, its summary or None, the missing-data message or None); the summary of a cell
+that diverged is ``{"diverged": message}``, of one stopped by a signal ``{"interrupted": True}``."""
 
 LOCK_WAIT_SECONDS = 10.0
 """How long a cell waits for its lock: a worker of a killed bench may still be checkpointing."""
@@ -120,6 +121,8 @@ def run_cell(cell: Cell, out: str, should_stop: Callable[[], bool] = lambda: Fal
                                 progress=False, callbacks=[stop_when_asked])
         except MissingDataError as exc:
             return cell.key, None, str(exc)
+        except NonFiniteLossError as exc:  # this cell only: the bench goes on with the others
+            return cell.key, {"diverged": str(exc)}, None
     return cell.key, summary, None
 
 
