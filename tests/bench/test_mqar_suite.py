@@ -37,7 +37,9 @@ def test_mqar_suite_is_the_papers_grid_over_every_memory() -> None:
 
 def test_mqar_small_runs_the_cheap_rows_first() -> None:
     cells = SUITES["mqar-small"].build(None)
-    assert len(cells) == 2 * 2 * 7 and {c.task.vocab_size for c in cells} == {SMALL.vocab_size}
+    assert len(cells) == 2 * 2 * 8 and {c.task.vocab_size for c in cells} == {SMALL.vocab_size}
+    rates = {c.train.lr for c in cells if c.group == "self-attention"}
+    assert rates == {1e-3, 3e-3} and {c.train.lr for c in cells if c.group == "lstm"} == {3e-3}
     assert [c.group for c in cells[:4]] == ["lstm"] * 4 and cells[-1].group == "dnc"
     epochs = {c.group: c.train.epochs for c in cells}
     assert epochs["self-attention"] == 30 and epochs["delta-rule"] == epochs["lstm"] == 10
