@@ -29,7 +29,11 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
     for task in ("associative-recall", "repeat-copy", "priority-sort"):  # one budget a task
         budgets = {by_key[f"{g}-{task}"].train.epochs for g in ("dnc", "ntm-lstm", "lstm")}
         assert len(budgets) == 1
-    assert by_key["dnc-associative-recall"].train.epochs == 150
+    assert by_key["dnc-associative-recall"].train.epochs == 250
+    recall_ff = by_key["ntm-ff-associative-recall"]
+    assert recall_ff.train.epochs == 250 and recall_ff.train.repeats == 3
+    assert recall_ff.model.clip_weighting_grad == 10.0  # its recipe's, the LSTM NTM's is None
+    assert by_key["ntm-lstm-associative-recall"].model.clip_weighting_grad is None
     assert dnc.task.max_length == 20  # the NTM paper's copy: lengths 1-20
     assert (dnc.train.clip_norm, ntm.train.clip_value) == (50.0, 10.0)  # each its recipe
 

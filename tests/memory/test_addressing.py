@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mneme.memory.addressing import (
     address,
     circular_shift,
+    clip_gradient,
     content_weighting,
     cosine_similarity,
     interpolate,
@@ -226,6 +227,33 @@ def test_extreme_head_parameters_give_finite_gradients():
 
 
 # -- gradients -----------------------------------------------------------------------------------
+def test_clip_gradient_is_identity_forward_and_clamps_backward():
+    x = _t([1.0, -2.0, 3.0]).requires_grad_(True)
+    y = clip_gradient(x, 0.5)
+    torch.testing.assert_close(y, x.detach())
+    (y * _t([0.1, -3.0, 2.0])).sum().backward()
+    torch.testing.assert_close(x.grad, _t([0.1, -0.5, 0.5]))
+    assert clip_gradient(x, None) is x
+
+
+def test_sharpening_recurrence_explodes_without_the_clip():
+    """Why the NTM clips w_{t-1}'s gradient: a head near a tie between two slots, sharpened
+    hard and fed back for 40 steps, multiplies its gradient by ~gamma a step; the clip bounds
+    what reaches w_0 by the bound times one step's Jacobian."""
+    gamma = torch.full((1, 1, 1), 20.0, dtype=f64)
+    w0 = _t([[[0.5, 0.5, 0.0, 0.0]]]).requires_grad_(True)
+    grads = {}
+    for bound in (None, 1.0):
+        w = w0
+        for _ in range(40):
+            w = sharpen(clip_gradient(w, bound) + 1e-3, gamma)
+        (w * _t([1.0, 0.0, 0.0, 0.0])).sum().backward()
+        grads[bound] = w0.grad.abs().max().item()
+        w0.grad = None
+    assert grads[None] > 1e30
+    assert grads[1.0] < 100
+
+
 def _rand(*shape, positive=False):
     x = torch.randn(*shape, dtype=f64)
     return (x.abs() + 0.5 if positive else x).requires_grad_(True)

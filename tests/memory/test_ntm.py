@@ -262,6 +262,18 @@ def test_clip_controller_clamps_head_parameters():
     assert (trace.sharpening <= 1 + bound + 1e-12).all()
 
 
+def test_clip_weighting_grad_bounds_the_recurrent_gradient_only():
+    x = torch.randn(2, 12, 3, dtype=f64)
+    free, clipped = _core(), _core(clip_weighting_grad=1e-3)
+    y_free, _ = free(x)
+    y_clipped, _ = clipped(x)
+    torch.testing.assert_close(y_clipped, y_free)  # forward unchanged
+    y_free[:, -1].sum().backward()
+    y_clipped[:, -1].sum().backward()
+    g_free, g_clipped = free.head.weight.grad, clipped.head.weight.grad
+    assert not torch.allclose(g_free, g_clipped)  # the recurrent path carried gradient
+
+
 def test_trace_shapes():
     core = _core(read_heads=2, write_heads=3, shift_range=2)
     _, _, tr = core(torch.randn(4, 5, 3, dtype=f64), trace=True)

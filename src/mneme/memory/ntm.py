@@ -56,7 +56,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mneme.errors import UserError
-from mneme.memory.addressing import address
+from mneme.memory.addressing import address, clip_gradient
 from mneme.memory.ntm_heads import NTMTrace, _stack_trace, read_memory, read_write, write_memory
 from mneme.registry import register_core
 from mneme.types import register_state
@@ -101,6 +101,10 @@ class NTMConfig(Validated):
         clip_controller: clamp the head parameters the controller emits to [-c, c] (Collier &
             Beel 2018: 20), None for no clipping.
         addressing: ``"soft"`` (the paper) or ``"hard"`` (stochastic hard reads, REINFORCE).
+        clip_weighting_grad: clamp the gradient flowing back into every head's previous
+            weighting w_{t-1} to [-c, c] (``mneme.memory.addressing.clip_gradient``), None for
+            none. The feed-forward controller needs it: without it its gradient through the
+            sharpening recurrence overflows float32 on associative recall.
     """
 
     memory_size: int = field(default=128, metadata=at_least(1))
@@ -118,6 +122,8 @@ class NTMConfig(Validated):
     clip_controller: float | None = field(
         default=20.0, metadata=in_range(0.0, math.inf, closed="neither"))
     addressing: Literal["soft", "hard"] = field(default="soft", metadata=one_of())
+    clip_weighting_grad: float | None = field(
+        default=None, metadata=in_range(0.0, math.inf, closed="neither"))
 
 
 @register_state
@@ -311,7 +317,8 @@ class NTM(nn.Module):
             gate, shift = torch.sigmoid(gate), torch.softmax(shift, -1)
             erase, add = writing.view(b, rw, 2 * w_size).split(w_size, 2)
             erase, add = torch.sigmoid(erase), torch.tanh(add)
-            weightings = address(memory, weightings, key, beta, gate, shift, gamma)
+            weightings = address(memory, clip_gradient(weightings, cfg.clip_weighting_grad), key,
+                                 beta, gate, shift, gamma)
             read_w, write_w = weightings.split([r, rw], 1)
             policy = read_w
             if hard:

@@ -26,6 +26,8 @@ from mneme.models.seq2seq import seq2seq_recipe
 __all__ = [
     "DEFAULT",
     "DEFAULT_SOURCE",
+    "NTM_PAPER_SIZES",
+    "NTM_WEIGHTING_GRAD_CLIP",
     "PAPER_BUDGET_SEQUENCES",
     "PAPER_LR",
     "PAPER_LSTM_SIZES",
@@ -170,6 +172,9 @@ NTM_PAPER_SIZES: dict[tuple[str, str], dict[str, Any]] = {
     ("priority-sort", "lstm"): {"read_heads": 5, "write_heads": 5, "controller_layers": 2},
 }
 """(task, controller) -> where the paper's NTM differs from ``NTMConfig`` (Tables 1-2)."""
+NTM_WEIGHTING_GRAD_CLIP = 10.0
+"""``NTMConfig.clip_weighting_grad`` of the feed-forward NTM's recipe: the recipe's element clip
+(section 4.6's 10), applied inside the backward pass at every step's w_{t-1}."""
 
 
 def algorithmic_recipe(task_name: str, model_name: str) -> TrainConfig:
@@ -193,7 +198,12 @@ def algorithmic_recipe(task_name: str, model_name: str) -> TrainConfig:
 
 def _ntm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
                      ) -> tuple[Any, TrainConfig]:
-    sizes = NTM_PAPER_SIZES.get((task, getattr(model_config, "controller", "lstm")), {})
+    controller = getattr(model_config, "controller", "lstm")
+    sizes = dict(NTM_PAPER_SIZES.get((task, controller), {}))
+    if controller == "feedforward":
+        # its gradient through the sharpening recurrence overflowed float32 on associative
+        # recall (NaN at step 1,843); the LSTM controller's cells, measured without, never did
+        sizes["clip_weighting_grad"] = NTM_WEIGHTING_GRAD_CLIP
     if sizes:
         model_config = dataclasses.replace(model_config, **sizes)
     return model_config, algorithmic_recipe(task, "ntm")
