@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
             for batch in batches[:2]:
                 step(batch)
         ops = {name: count_ops(fn, batches[0]) / steps_t for name, fn in steps_fn.items()}
-        best = time_rounds(steps_fn, batches, args.rounds)
+        best = time_rounds({name: (step, batches) for name, step in steps_fn.items()}, args.rounds)
         ms = {name: 1e3 * b / seq_s / steps_t for name, (seq_s, _) in best.items()}
         link = 1e3 * link_seconds(models["dnc"].core, b, steps_t, args.rounds) / steps_t
         print(f"| {b} | {ms['ntm']:.2f} | {ms['dnc']:.2f} | {ms['dnc'] / ms['ntm']:.2f} | "

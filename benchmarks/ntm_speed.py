@@ -22,6 +22,8 @@ Columns:
                   counted) of one training step (forward, backward, clipping, optimiser), over T.
     GFLOP/s       the NTM's counted FLOPs (below) per second of wall time, against the peak of a
                   512 x 512 float32 matmul loop measured at the start, on the same threads.
+    same-length   the NTM's step on batches of ``CopyConfig(same_length_batches=True)``: one
+                  drawn length a batch, no padding (mean T = 2 E[L] + 1 = 22 for 1-20).
 
 FLOPs are counted analytically for the forward pass (matmuls 2mnk, elementwise ops one per
 element and op) and tripled for forward + backward.
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -144,13 +147,14 @@ def ntm_forward_flops(model: nn.Module, batch_size: int, steps: int) -> float:
     return float(per_step * steps)
 
 
-def time_rounds(steps_fn: dict[str, Callable[[Any], None]], batches: list[Any], rounds: int,
+def time_rounds(runs: dict[str, tuple[Callable[[Any], None], list[Any]]], rounds: int,
                 ) -> dict[str, tuple[float, float]]:
-    """Best (wall, cpu) sequences per second of each step function, interleaved rounds."""
-    best = {name: (0.0, 0.0) for name in steps_fn}
-    seqs = sum(b.size for b in batches)
+    """Best (wall, cpu) sequences per second of each (step function, batches), interleaved
+    rounds."""
+    best = {name: (0.0, 0.0) for name in runs}
     for _ in range(rounds):  # interleaved: a change of load hits every model alike
-        for name, step in steps_fn.items():
+        for name, (step, batches) in runs.items():
+            seqs = sum(b.size for b in batches)
             wall, cpu = time.perf_counter(), time.process_time()
             for batch in batches:
                 step(batch)
@@ -176,37 +180,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     low, _, high = args.length.partition("-")
     lo, hi = int(low), int(high or low)
     task = CopyTask(CopyConfig(min_length=lo, max_length=hi, valid_size=1, test_size=1))
+    same = CopyTask(CopyConfig(min_length=lo, max_length=hi, valid_size=1, test_size=1,
+                               same_length_batches=True))
     sizes = [int(x) for x in args.batch.split(",")]
     peak = matmul_peak()
     print(f"\n## NTM training speed on copy, lengths {lo}-{hi} (mean {(lo + hi) / 2:g}), "
           f"{torch.get_num_threads()} thread(s), best of {args.rounds} rounds of {args.steps} "
           f"steps; matmul peak {peak:.1f} GFLOP/s\n")
     print("| batch | mean T | NTM seq/s | NTM cpu seq/s | LSTM seq/s | NTM / LSTM | ops/step "
-          "| GFLOP/s | % of peak |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| GFLOP/s | % of peak | same-length: mean T | seq/s | cpu seq/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     results: dict[str, Any] = {"seq_per_s": {}, "seq_per_s_cpu": {}, "lstm_seq_per_s": {},
                                "ops_per_step": None, "gflops": None, "peak_gflops": peak,
-                               "ops_per_step_by_batch": {}, "gflops_by_batch": {}}
+                               "ops_per_step_by_batch": {}, "gflops_by_batch": {},
+                               "same_length_seq_per_s": {}, "same_length_seq_per_s_cpu": {},
+                               "threads": torch.get_num_threads(),
+                               "load_average": os.getloadavg()[0]}
     generator = torch.Generator().manual_seed(0)
     for b in sizes:
         models = build_models(task)
         steps_fn = {name: make_step(model, task) for name, model in models.items()}
         batches = [task.sample(b, generator) for _ in range(args.steps)]
+        same_batches = [same.sample(b, generator) for _ in range(args.steps)]
         for step in steps_fn.values():  # warm up
             for batch in batches[:2]:
                 step(batch)
         probe = batches[0]
         ops = count_ops(steps_fn["ntm"], probe) / probe.inputs.shape[1]
-        best = time_rounds(steps_fn, batches, args.rounds)
+        runs = {name: (step, batches) for name, step in steps_fn.items()}
+        runs["ntm-same"] = (steps_fn["ntm"], same_batches)
+        best = time_rounds(runs, args.rounds)
         mean_t = sum(x.inputs.shape[1] for x in batches) / len(batches)
+        same_t = sum(x.inputs.shape[1] for x in same_batches) / len(same_batches)
         flops = 3 * sum(ntm_forward_flops(models["ntm"], x.size, x.inputs.shape[1])
                         for x in batches)
         seconds = len(batches) * b / best["ntm"][0]
         gflops = flops / seconds / 1e9
         ntm, ntm_cpu, lstm = best["ntm"][0], best["ntm"][1], best["lstm"][0]
         print(f"| {b} | {mean_t:.1f} | {ntm:.0f} | {ntm_cpu:.0f} | {lstm:.0f} | "
-              f"{ntm / lstm:.2f} | {ops:.0f} | {gflops:.2f} | {100 * gflops / peak:.1f} |",
+              f"{ntm / lstm:.2f} | {ops:.0f} | {gflops:.2f} | {100 * gflops / peak:.1f} | "
+              f"{same_t:.1f} | {best['ntm-same'][0]:.0f} | {best['ntm-same'][1]:.0f} |",
               flush=True)
+        results["same_length_seq_per_s"][str(b)] = best["ntm-same"][0]
+        results["same_length_seq_per_s_cpu"][str(b)] = best["ntm-same"][1]
         results["seq_per_s"][str(b)] = ntm
         results["seq_per_s_cpu"][str(b)] = ntm_cpu
         results["lstm_seq_per_s"][str(b)] = lstm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -158,6 +159,31 @@ def test_copy_training_lengths_cover_the_range():
     batch = CopyTask(CopyConfig()).sample(2000, gen(9))
     lengths = batch.mask.sum(1)
     assert set(lengths.tolist()) == set(range(1, 21))
+
+
+@pytest.mark.parametrize("name", ["copy", "repeat-copy", "associative-recall"])
+def test_same_length_batches_have_no_padding_and_the_same_size_distribution(name):
+    mixed = SMALL[name]()
+    config = dataclasses.replace(mixed.config, same_length_batches=True)
+    task = type(mixed)(config)
+    g = gen(3)
+    sizes = []
+    for _ in range(300):
+        batch = task.sample(8, g)
+        steps = batch.meta["steps"]
+        assert (steps == steps[0]).all() and int(steps[0]) == batch.inputs.shape[1]
+        sizes.append(int(steps[0]))
+    mixed_sizes = mixed.sample(2400, gen(4)).meta["steps"].tolist()
+    assert set(sizes) <= set(mixed_sizes)  # the same sizes, most of them drawn
+    assert len(set(sizes)) >= 0.6 * len(set(mixed_sizes))
+
+    def top(values: list[int]) -> float:
+        return max(values.count(v) for v in set(values)) / len(values)
+
+    assert top(sizes) < 3 * top(mixed_sizes)  # no size drawn far more often than when mixed
+    for split in ("valid", "test"):  # the fixed sets do not depend on the training batches
+        for a, b in zip(task.eval_batches(split, 64), mixed.eval_batches(split, 64), strict=True):
+            assert torch.equal(a.inputs, b.inputs) and torch.equal(a.mask, b.mask)
 
 
 def _perfect(batch: Batch) -> ModelOutput:

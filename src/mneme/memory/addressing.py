@@ -84,31 +84,44 @@ class _FusedCosine(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, keys: Tensor, memory: Tensor, eps: float) -> Tensor:  # type: ignore[override]
-        dot = torch.bmm(keys, memory.transpose(1, 2))
-        key_norm = torch.linalg.vector_norm(keys, dim=-1, keepdim=True)
-        row_norm = torch.linalg.vector_norm(memory, dim=-1).unsqueeze(1)
-        denom = key_norm * row_norm
-        inv = denom.clamp_min(eps).reciprocal_()
-        cos = dot.mul_(inv)
-        ctx.save_for_backward(keys, memory, key_norm, row_norm, inv, cos, denom >= eps)
+        cos, saved = cosine_forward(keys, memory, eps)
+        ctx.save_for_backward(*saved)
         return cos
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # type: ignore[override]
-        keys, memory, key_norm, row_norm, inv, cos, active = ctx.saved_tensors
-        scaled = grad * inv  # g / D, (B, R, N)
-        along = torch.where(active, grad * cos, 0.0)  # the norms' share, 0 where clamped
-        tiny = torch.finfo(keys.dtype).tiny
-        grad_keys = grad_memory = None
-        if ctx.needs_input_grad[0]:
-            coef = along.sum(-1, keepdim=True) / key_norm.square().clamp_min(tiny)
-            grad_keys = torch.bmm(scaled, memory).sub_(keys * coef)
-        if ctx.needs_input_grad[1]:
-            coef = along.sum(1, keepdim=True) / row_norm.square().clamp_min(tiny)  # (B, 1, N)
-            grad_memory = torch.bmm(scaled.transpose(1, 2), keys)
-            grad_memory.addcmul_(memory, coef.transpose(1, 2), value=-1.0)
-        return grad_keys, grad_memory, None
+        return (*cosine_backward(grad, ctx.saved_tensors, *ctx.needs_input_grad[:2]), None)
+
+
+def cosine_forward(keys: Tensor, memory: Tensor, eps: float) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``_FusedCosine``'s forward: the similarities ``(B, R, N)`` and what its backward needs."""
+    dot = torch.bmm(keys, memory.transpose(1, 2))
+    key_norm = torch.linalg.vector_norm(keys, dim=-1, keepdim=True)
+    row_norm = torch.linalg.vector_norm(memory, dim=-1).unsqueeze(1)
+    denom = key_norm * row_norm
+    inv = denom.clamp_min(eps).reciprocal_()
+    cos = dot.mul_(inv)
+    return cos, (keys, memory, key_norm, row_norm, inv, cos, denom >= eps)
+
+
+def cosine_backward(grad: Tensor, saved: tuple[Tensor, ...], need_keys: bool,
+                    need_memory: bool) -> tuple[Tensor | None, Tensor | None]:
+    """``_FusedCosine``'s backward: the gradients of the keys and the memory (None where not
+    needed) from the similarities' gradient ``grad`` ``(B, R, N)``."""
+    keys, memory, key_norm, row_norm, inv, cos, active = saved
+    scaled = grad * inv  # g / D, (B, R, N)
+    along = torch.where(active, grad * cos, 0.0)  # the norms' share, 0 where clamped
+    tiny = torch.finfo(keys.dtype).tiny
+    grad_keys = grad_memory = None
+    if need_keys:
+        coef = along.sum(-1, keepdim=True) / key_norm.square().clamp_min(tiny)
+        grad_keys = torch.bmm(scaled, memory).sub_(keys * coef)
+    if need_memory:
+        coef = along.sum(1, keepdim=True) / row_norm.square().clamp_min(tiny)  # (B, 1, N)
+        grad_memory = torch.bmm(scaled.transpose(1, 2), keys)
+        grad_memory.addcmul_(memory, coef.transpose(1, 2), value=-1.0)
+    return grad_keys, grad_memory
 
 
 def content_weighting(memory: Tensor, keys: Tensor, key_strength: Tensor,

@@ -56,7 +56,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mneme.errors import UserError
-from mneme.memory.addressing import address, clip_gradient
+from mneme.memory.addressing import clip_gradient
+from mneme.memory.addressing_fused import address_from_params
 from mneme.memory.ntm_heads import NTMTrace, _stack_trace, read_memory, read_write, write_memory
 from mneme.registry import register_core
 from mneme.types import register_state
@@ -312,13 +313,11 @@ class NTM(nn.Module):
             if clip is not None:  # hardtanh: a clamp whose backward is one op
                 params = F.hardtanh(params, -clip, clip)
             addressing, writing = params.split(head_split, 1)
-            key, beta, gamma, gate, shift = addressing.view(b, self.heads, -1).split(param_split, 2)
-            beta, gamma = F.softplus(beta), 1.0 + F.softplus(gamma)
-            gate, shift = torch.sigmoid(gate), torch.softmax(shift, -1)
+            addressing = addressing.view(b, self.heads, -1)
             erase, add = writing.view(b, rw, 2 * w_size).split(w_size, 2)
             erase, add = torch.sigmoid(erase), torch.tanh(add)
-            weightings = address(memory, clip_gradient(weightings, cfg.clip_weighting_grad), key,
-                                 beta, gate, shift, gamma)
+            weightings = address_from_params(
+                memory, clip_gradient(weightings, cfg.clip_weighting_grad), addressing, w_size)
             read_w, write_w = weightings.split([r, rw], 1)
             policy = read_w
             if hard:
@@ -333,9 +332,10 @@ class NTM(nn.Module):
                 z = y_t if len(hs) == 1 else torch.cat([hs[0], reads_flat], 1)
             else:
                 z = reads_flat
-            if trace:
-                record.append((read_w, write_w, policy, key, beta, gate, gamma, shift, erase,
-                               add))
+            if trace:  # the constrained head parameters, as address_from_params uses them
+                key, beta, gamma, gate, shift = addressing.split(param_split, 2)
+                record.append((read_w, write_w, policy, key, F.softplus(beta), torch.sigmoid(gate),
+                               1.0 + F.softplus(gamma), torch.softmax(shift, -1), erase, add))
         y = torch.stack(outputs, 1) if outputs else x.new_zeros(b, 0, self.output_size)
         hidden = torch.stack(hs) if hs else state.hidden
         cell = torch.stack(cs) if cs else state.cell

@@ -93,9 +93,23 @@ class _Algorithmic:
         """D_out, output channels."""
         return self.spec.output_size
 
-    # subclasses: the training draw, the evaluation sets and how to draw one
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        """``batch_size`` fresh training sequences drawn with ``generator``."""
+        """``batch_size`` fresh training sequences drawn with ``generator``; with the config's
+        ``same_length_batches`` every sequence of the batch has one drawn size (no padding)."""
+        return self._sample(batch_size, generator,
+                            bool(getattr(self.config, "same_length_batches", False)))
+
+    @staticmethod
+    def _sizes(low: int, high: int, count: int, generator: torch.Generator,
+               same: bool) -> Tensor:
+        """``(count,)`` sizes from U{low..high}: one per sequence, or one for all when ``same``
+        (each sequence's size is still U{low..high}; only the batch's padding changes)."""
+        if same:
+            return torch.randint(low, high + 1, (1,), generator=generator).expand(count)
+        return torch.randint(low, high + 1, (count,), generator=generator)
+
+    # subclasses: the training draw, the evaluation sets and how to draw one
+    def _sample(self, batch_size: int, generator: torch.Generator, same_length: bool) -> Batch:
         raise NotImplementedError
 
     def _generalisation(self) -> list[_EvalSet]:
@@ -118,7 +132,9 @@ class _Algorithmic:
             tag = f"{self.name}/{split}/{spec.group}".encode()
             seed = (self.config.split_seed * 1_000_003 + zlib.crc32(tag)) % (2**63)
             if spec.group is None:
-                self._cache[key] = self.sample(spec.size, torch.Generator().manual_seed(seed))
+                # fixed sets always mix sizes, whatever the training batches do
+                self._cache[key] = self._sample(spec.size, torch.Generator().manual_seed(seed),
+                                                False)
             else:
                 self._cache[key] = self._draw(spec.size, spec.args,
                                               torch.Generator().manual_seed(seed))
