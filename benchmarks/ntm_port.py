@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for pair in pairs[:2]:
                 step(pair)
         ops = {name: bench.count_ops(step, pairs[0]) for name, step in steps_fn.items()}
-        best = bench.time_rounds(steps_fn, pairs, args.rounds)
+        best = bench.time_rounds({n: (s, pairs) for n, s in steps_fn.items()}, args.rounds)
         (port_wall, port_cpu), (ours_wall, ours_cpu) = best["port"], best["ours"]
         print(f"| {b} | {2 * length + 1} | {port_wall:.1f} | {ours_wall:.1f} | "
               f"{ours_wall / port_wall:.2f} | {port_cpu:.1f} | {ours_cpu:.1f} | "
