@@ -2,7 +2,7 @@
 time step, and achieved GFLOP/s against this machine's matmul peak.
 
     OMP_NUM_THREADS=1 python benchmarks/ntm_speed.py [--batch 1,16,64] [--length 1-20]
-        [--threads 1] [--steps 10] [--rounds 3] [--json PATH]
+        [--threads 1] [--steps 10] [--rounds 3] [--json PATH] [--profile]
 
 One training step is what ``mneme train`` does for ``--task copy --model ntm``: forward of the
 ``SequenceModel`` (NTM core, the paper's copy configuration: LSTM controller of 100 units, one
@@ -22,6 +22,10 @@ Columns:
                   counted) of one training step (forward, backward, clipping, optimiser), over T.
     GFLOP/s       the NTM's counted FLOPs (below) per second of wall time, against the peak of a
                   512 x 512 float32 matmul loop measured at the start, on the same threads.
+    --profile     the NTM's step split into forward (with the loss), backward and clipping plus
+                  the optimiser: ms and top-level ops per time step, and microseconds per op;
+                  and the NTM timed in the same rounds with its addressing run as the autograd
+                  chain of ``mneme.memory.addressing`` instead of the fused node.
     same-length   the NTM's step on batches of ``CopyConfig(same_length_batches=True)``: one
                   drawn length a batch, no padding (mean T = 2 E[L] + 1 = 22 for 1-20).
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -121,6 +126,74 @@ def count_ops(step: Callable[[Any], None], batch: Any) -> int:
     return sum(1 for e in prof.events() if e.name.startswith("aten::") and top(e))
 
 
+def chain_step(step: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``step`` with the NTM addressing by the autograd chain of ``mneme.memory.addressing``
+    (constraints, then ``address``) in place of the fused node: the same values, the backward op
+    by op, as before the fusion."""
+    import torch.nn.functional as F
+
+    import mneme.memory.ntm as ntm
+    from mneme.memory.addressing import address
+
+    fused = ntm.address_from_params
+
+    def chain(memory: Any, prev_w: Any, params: Any, word_size: int) -> Any:
+        key, beta, gamma, gate, shift = params.split(
+            [word_size, 1, 1, 1, params.shape[-1] - word_size - 3], -1)
+        return address(memory, prev_w, key, F.softplus(beta), torch.sigmoid(gate),
+                       torch.softmax(shift, -1), 1.0 + F.softplus(gamma))
+
+    def run(batch: Any) -> None:
+        ntm.address_from_params = chain  # type: ignore[assignment]
+        try:
+            step(batch)
+        finally:
+            ntm.address_from_params = fused
+
+    return run
+
+
+def phase_profile(model: nn.Module, task: Any, batches: list[Any], rounds: int,
+                  ) -> dict[str, dict[str, float]]:
+    """Where a training step's time goes: forward (with the loss), backward, and clipping plus
+    the optimiser, each as ms per time step (best of ``rounds``) and top-level ATen ops per time
+    step (``count_ops`` of each phase, on the first batch)."""
+    from mneme.models.recipes import recipe
+
+    _, train = recipe("copy", "ntm", None, None)
+    opt = torch.optim.RMSprop(model.parameters(), lr=train.lr, momentum=train.momentum)
+    params = [p for p in model.parameters() if p.requires_grad]
+    held: dict[str, Any] = {}
+
+    def forward(batch: Any) -> None:
+        opt.zero_grad(set_to_none=True)
+        held["loss"] = task.loss(model(batch.inputs), batch)
+
+    def backward(batch: Any) -> None:
+        held.pop("loss").backward()
+
+    def optimiser(batch: Any) -> None:
+        nn.utils.clip_grad_value_(params, train.clip_value)
+        opt.step()
+
+    phases = {"forward": forward, "backward": backward, "optimiser": optimiser}
+    first, steps = batches[0], sum(b.inputs.shape[1] for b in batches)
+    ops = {}
+    for name, fn in phases.items():
+        ops[name] = count_ops(fn, first) / first.inputs.shape[1]
+    best = dict.fromkeys(phases, math.inf)
+    for _ in range(rounds):
+        spent = dict.fromkeys(phases, 0.0)
+        for batch in batches:
+            for name, fn in phases.items():
+                start = time.perf_counter()
+                fn(batch)
+                spent[name] += time.perf_counter() - start
+        best = {k: min(best[k], spent[k]) for k in best}
+    return {k: {"ms_per_time_step": 1e3 * best[k] / steps, "ops_per_time_step": ops[k]}
+            for k in phases}
+
+
 def ntm_forward_flops(model: nn.Module, batch_size: int, steps: int) -> float:
     """Analytic forward FLOPs of the NTM ``SequenceModel`` for ``steps`` time steps."""
     core = model.core  # type: ignore[attr-defined]
@@ -172,6 +245,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--profile", action="store_true",
+                        help="also split the NTM's step into forward, backward and optimiser")
     args = parser.parse_args(argv)
 
     from mneme.tasks.algorithmic import CopyConfig, CopyTask
@@ -209,6 +284,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ops = count_ops(steps_fn["ntm"], probe) / probe.inputs.shape[1]
         runs = {name: (step, batches) for name, step in steps_fn.items()}
         runs["ntm-same"] = (steps_fn["ntm"], same_batches)
+        if args.profile:
+            runs["ntm-chain"] = (chain_step(steps_fn["ntm"]), batches)
         best = time_rounds(runs, args.rounds)
         mean_t = sum(x.inputs.shape[1] for x in batches) / len(batches)
         same_t = sum(x.inputs.shape[1] for x in same_batches) / len(same_batches)
@@ -221,6 +298,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{ntm / lstm:.2f} | {ops:.0f} | {gflops:.2f} | {100 * gflops / peak:.1f} | "
               f"{same_t:.1f} | {best['ntm-same'][0]:.0f} | {best['ntm-same'][1]:.0f} |",
               flush=True)
+        if args.profile:
+            results.setdefault("phases", {})[str(b)] = phase_profile(
+                models["ntm"], task, batches, args.rounds)
+            results.setdefault("chain_seq_per_s_cpu", {})[str(b)] = best["ntm-chain"][1]
         results["same_length_seq_per_s"][str(b)] = best["ntm-same"][0]
         results["same_length_seq_per_s_cpu"][str(b)] = best["ntm-same"][1]
         results["seq_per_s"][str(b)] = ntm
@@ -228,6 +309,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["lstm_seq_per_s"][str(b)] = lstm
         results["ops_per_step_by_batch"][str(b)] = ops
         results["gflops_by_batch"][str(b)] = gflops
+    if args.profile:
+        print("\n| batch | NTM cpu seq/s | with the addressing chain | fused / chain |")
+        print("|---|---|---|---|")
+        for b, chain in results["chain_seq_per_s_cpu"].items():
+            fused = results["seq_per_s_cpu"][b]
+            print(f"| {b} | {fused:.0f} | {chain:.0f} | {fused / chain:.3f} |")
+        print("\n| batch | forward ms / ops | backward ms / ops | optimiser ms / ops | "
+              "total ms | ops | us per op |  (per time step)")
+        print("|---|---|---|---|---|---|---|")
+        for b, phases in results["phases"].items():
+            ms = sum(p["ms_per_time_step"] for p in phases.values())
+            ops = sum(p["ops_per_time_step"] for p in phases.values())
+            cells = " | ".join(f"{p['ms_per_time_step']:.3f} / {p['ops_per_time_step']:.0f}"
+                               for p in phases.values())
+            print(f"| {b} | {cells} | {ms:.3f} | {ops:.0f} | {1e3 * ms / ops:.1f} |")
     largest = str(max(sizes))
     results["ops_per_step"] = results["ops_per_step_by_batch"][largest]
     results["gflops"] = results["gflops_by_batch"][largest]

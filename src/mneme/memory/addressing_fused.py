@@ -39,8 +39,7 @@ class _Address(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, memory: Tensor, prev_w: Tensor, params: Tensor,  # type: ignore[override]
                 word_size: int, eps: float) -> Tensor:
-        b, h, _ = params.shape
-        n, slots = memory.shape[1], params.shape[-1] - word_size - 3
+        slots = params.shape[-1] - word_size - 3
         key, beta_raw, gamma_raw, gate_raw, shift_raw = params.split(
             [word_size, 1, 1, 1, slots], -1)
         beta, gamma = F.softplus(beta_raw), 1.0 + F.softplus(gamma_raw)

@@ -32,10 +32,13 @@ Collier & Beel 2018 (ICANN, arXiv 1807.08518) report that memory initialised to 
 (1e-6) converges on average twice as fast as the next best initialisation scheme, and clip the
 controller's outputs to [-20, 20]: both are the defaults here.
 
-Speed: all heads are addressed in one batched pass (no Python loop over heads or batch), the
-input part of the controller's first layer is projected for all T at once, and the controller's
-last output together with the reads is one tensor that serves as both the step's output and the
-next step's recurrent input. ``benchmarks/ntm_speed.py`` measures ops per step and sequences/s.
+Speed: all heads are addressed in one batched pass (no Python loop over heads or batch) by
+``mneme.memory.addressing_fused.address_from_params``, one autograd node whose backward is
+written out (the readable chain is ``mneme.memory.addressing.address``; a test holds them
+equal), the input part of the controller's first layer is projected for all T at once, and the
+controller's last output together with the reads is one tensor that serves as both the step's
+output and the next step's recurrent input. ``benchmarks/ntm_speed.py`` measures ops per step
+and sequences/s; ``benchmarks/ntm_port.py`` measures against the common PyTorch port.
 
 Legend: B batch, T time, D input features, H controller units, L controller layers, N memory
 slots, W word size (the paper's M), R read heads, Rw write heads, S = 2 shift_range + 1.
