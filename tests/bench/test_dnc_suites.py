@@ -6,6 +6,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from mneme.bench import runner
 from mneme.bench.dnc_cells import BABI_CPU_MODEL, DNC_PLAN, dnc_babi_cells, dnc_cells
 from mneme.bench.suites import SUITES, Suite
@@ -36,6 +38,27 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
     assert by_key["ntm-lstm-associative-recall"].model.clip_weighting_grad is None
     assert dnc.task.max_length == 20  # the NTM paper's copy: lengths 1-20
     assert (dnc.train.clip_norm, ntm.train.clip_value) == (50.0, 10.0)  # each its recipe
+
+
+def test_same_length_repeat_copy_cells_beside_the_mixed_ones() -> None:
+    from mneme.bench.algorithmic_cells import algorithmic_cells
+    from mneme.bench.report_family_entries import column_name, task_info
+    from mneme.errors import UserError
+
+    cells = {c.key: c for c in SUITES["dnc"].build(None)}
+    for group in ("ntm-lstm", "lstm", "dnc"):
+        same, mixed = cells[f"{group}-repeat-copy-same-length"], cells[f"{group}-repeat-copy"]
+        assert same.task.same_length_batches and not mixed.task.same_length_batches
+        assert same.task_name == mixed.task_name == "repeat-copy"
+        assert (same.model, same.train) == (mixed.model, mixed.train)  # only the batches differ
+        siblings = [same, mixed]
+        names = {column_name(c, task_info(c), siblings) for c in siblings}
+        assert names == {"repeat-copy same_length_batches=True",
+                         "repeat-copy same_length_batches=False"}
+    with pytest.raises(UserError, match="no variant 'same-length'"):
+        algorithmic_cells([("priority-sort/same-length", "lstm", 1, 1)])
+    with pytest.raises(UserError, match="no variant 'sorted'"):
+        algorithmic_cells([("copy/sorted", "lstm", 1, 1)])
 
 
 def test_dnc_recipes() -> None:

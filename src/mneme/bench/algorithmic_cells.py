@@ -3,6 +3,7 @@ recipe (``mneme.models.recipes``): the ``algorithmic`` suite's and the ``dnc`` s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,7 +48,15 @@ def algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
     al. 2014, section 4) with the recipe's training (RMSProp, momentum 0.9, elementwise clipping
     at 10, batch 16, ten times the paper's learning rates) and the paper's network sizes
     (``mneme.models.recipes.NTM_PAPER_SIZES``; Table 3 for the LSTM), except the repeat-copy
-    LSTM: 3 x 256 units instead of 3 x 512 (a step costs 4x less on a CPU)."""
+    LSTM: 3 x 256 units instead of 3 x 512 (a step costs 4x less on a CPU).
+
+    A plan's task may carry the suffix ``/same-length`` (copy, repeat copy, associative recall):
+    the task with ``same_length_batches`` (one drawn length a training batch, no padding, as at
+    the paper's batch size of 1), in a cell keyed ``{group}-{task}-same-length``.
+
+    Raises:
+        UserError: an unknown suffix, or one on a task without variable lengths.
+    """
     from mneme.tasks.algorithmic import (
         AssociativeRecallConfig,
         CopyConfig,
@@ -59,13 +68,22 @@ def algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
                                "associative-recall": AssociativeRecallConfig(),
                                "priority-sort": PrioritySortConfig()}
     cells = []
-    for task_name, group, seeds, epochs in plan:
+    for planned, group, seeds, epochs in plan:
+        task_name, _, variant = planned.partition("/")
         model_name, overrides = ALGORITHMIC_GROUPS[group]
         if not _has_model(model_name, task_name):
             continue
         if (task_name, group) == ("repeat-copy", "lstm"):
             overrides = {"hidden_size": 256}
-        cells.append(recipe_cell(f"{group}-{task_name}", group, task_name, configs[task_name],
-                                 model_name, model_overrides=overrides,
+        config = configs[task_name]
+        if variant:
+            if variant != "same-length" or not hasattr(config, "same_length_batches"):
+                raise UserError(f"algorithmic plan: {planned!r} has no variant {variant!r} "
+                                "(only copy, repeat-copy and associative-recall take "
+                                "'/same-length')")
+            config = dataclasses.replace(config, same_length_batches=True)
+        key = f"{group}-{task_name}" + (f"-{variant}" if variant else "")
+        cells.append(recipe_cell(key, group, task_name, config, model_name,
+                                 model_overrides=overrides,
                                  train_overrides={"repeats": seeds, "epochs": epochs}))
     return cells

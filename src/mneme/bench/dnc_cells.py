@@ -31,13 +31,18 @@ DNC_PLAN: tuple[tuple[str, str, int, int], ...] = (
     ("repeat-copy", "dnc", 1, 40), ("priority-sort", "dnc", 1, 40),
     ("repeat-copy", "ntm-lstm", 1, 40), ("priority-sort", "ntm-lstm", 1, 40),
     ("repeat-copy", "lstm", 1, 40), ("priority-sort", "lstm", 1, 40),
+    ("repeat-copy/same-length", "ntm-lstm", 1, 40), ("repeat-copy/same-length", "lstm", 1, 40),
+    ("repeat-copy/same-length", "dnc", 1, 40),
 )
 """(task, group, seeds, epochs of 100 steps at batch 16), in run order: at most 96k sequences a
 cell on copy, 64k on repeat copy and priority sort, 400k on associative recall (first run at 96k,
 then extended to 240k and 400k: the runner trains a finished cell on to a larger budget and keeps
 each earlier result as ``final-stepN.json``); the models of a task get the same budget; the
 feed-forward NTM has the recipe's gradient clip inside the addressing recurrence
-(``mneme.models.recipes.NTM_WEIGHTING_GRAD_CLIP``); cells stop at 0.01 bits."""
+(``mneme.models.recipes.NTM_WEIGHTING_GRAD_CLIP``); cells stop at 0.01 bits. Repeat copy
+runs twice: batches of mixed lengths and repeats padded to the longest (at 64k sequences the NTM
+was stuck near 78 bits), and ``/same-length`` batches, one length and repeat count a batch (the
+paper's batch of 1 has one per update; a probe had the NTM at 3.4 bits after 40k)."""
 
 BABI_EPOCHS = 4
 """About 2,250 steps of 32 stories (1k joint: 18,000 training questions, 563 steps an epoch);
