@@ -4,6 +4,8 @@
 
 ``quick`` is the main job (``make run``, under ~10 minutes on 2 cores); ``babi-1k`` and
 ``babi-10k`` reproduce Table 1 of Sukhbaatar et al. 2015 (single-task and joint MemN2N, LSTM).
+The families with suites of their own add them from their modules: ``dnc_cells``, ``mqar_cells``,
+``chomsky_cells`` and ``retrieval_cells`` (the fast-weights suites).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mneme.bench.cells import Cell, Suite, recipe_cell
 from mneme.bench.chomsky_cells import CHOMSKY_SUITES
 from mneme.bench.dnc_cells import DNC_SUITES
 from mneme.bench.mqar_cells import MQAR_SUITES
+from mneme.bench.retrieval_cells import RETRIEVAL_SUITES
 from mneme.errors import UserError
 
 
@@ -86,42 +89,6 @@ def _babi_cells(
         )
     return cells
 
-
-def _retrieval_cells(
-    plan: Sequence[tuple[str, int, int, float | None]], *, epochs: int
-) -> list[Cell]:
-    """Associative retrieval cells: (model, R, seeds, lr or None for the recipe's) each.
-
-    A cell stops early once its validation error reaches 0; ``-tuned`` cells use their own lr.
-    """
-    from mneme.tasks.retrieval import RetrievalConfig
-
-    cells = []
-    for model, r, seeds, lr in plan:
-        group = model if lr is None else f"{model}-tuned"
-        train: dict[str, Any] = {"repeats": seeds, "epochs": epochs, "early_stop": 0.0}
-        if lr is not None:
-            train["lr"] = lr
-        cells.append(recipe_cell(f"{group}-r{r}", group, "retrieval", RetrievalConfig(), model,
-                                 model_overrides={"hidden_size": r}, train_overrides=train))
-    return cells
-
-
-# Table 1 of Ba et al. 2016 at R = 20, 50, 100: three seeds at R = 20, where the comparison is
-# decided, two at R = 50, one at R = 100 where every model ends near 0 or where a step costs
-# several times more (A-LSTM; the delta rule, beyond the paper, runs in --suite fast-weights-extra).
-FAST_WEIGHTS_PLAN: tuple[tuple[str, int, int, float | None], ...] = (
-    ("fast-weights", 20, 3, None), ("fast-weights", 50, 2, None), ("fast-weights", 100, 1, None),
-    ("lstm", 20, 3, None), ("lstm", 50, 2, None), ("lstm", 100, 1, None),
-    ("irnn", 20, 3, None), ("irnn", 50, 2, None), ("irnn", 100, 1, None),
-    ("alstm", 20, 1, None),
-    ("lstm", 20, 2, 3e-3), ("irnn", 20, 2, 3e-3),
-)
-FAST_WEIGHTS_EXTRA: tuple[tuple[str, int, int, float | None], ...] = (
-    ("delta-rule", 20, 1, None), ("alstm", 50, 1, None),
-)
-FAST_WEIGHTS_EPOCHS = 51
-"""781 steps an epoch at batch 128: about 40k steps."""
 
 POINTER_PLAN: tuple[tuple[str, int, int | None, int, int], ...] = (
     ("convex-hull", 5, None, 500_000, 5),
@@ -282,21 +249,6 @@ SUITES: dict[str, Suite] = {
         report="babi-10k",
         select_best=True,
     ),
-    "fast-weights": Suite(
-        "fast-weights",
-        "Associative retrieval, K = 4 (Ba et al. 2016, Table 1): fast weights, LSTM, IRNN, "
-        "A-LSTM at R = 20, 50, 100 where affordable (Adam lr 1e-3, batch 128, up to 40k steps, "
-        "stopping at 0% validation error), LSTM and IRNN also at a tuned lr 3e-3",
-        lambda data_dir: _retrieval_cells(FAST_WEIGHTS_PLAN, epochs=FAST_WEIGHTS_EPOCHS),
-        report="fast-weights",
-    ),
-    "fast-weights-extra": Suite(
-        "fast-weights-extra",
-        "Associative retrieval, K = 4, beyond the fast-weights suite: the delta-rule fast weight "
-        "programmer (Schlag et al. 2021) at R = 20 and the A-LSTM at R = 50 (same recipe)",
-        lambda data_dir: _retrieval_cells(FAST_WEIGHTS_EXTRA, epochs=FAST_WEIGHTS_EPOCHS),
-        report="fast-weights",
-    ),
     "pointer": Suite(
         "pointer",
         "Pointer networks (Vinyals et al. 2015): convex hull at n = 5 and 10, sorting n = 5-10 "
@@ -379,6 +331,7 @@ SUITES["transformer"] = Suite("transformer", lengths.DESCRIPTION,
 SUITES.update(DNC_SUITES)
 SUITES.update(MQAR_SUITES)
 SUITES.update(CHOMSKY_SUITES)
+SUITES.update(RETRIEVAL_SUITES)
 
 
 def get_suite(name: str) -> Suite:
