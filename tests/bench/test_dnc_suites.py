@@ -91,4 +91,4 @@ def test_tiny_dnc_cells_run_and_report(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {r["model"] for r in rows} == {"dnc"} and len(rows) == 2
     text = (tmp_path / "out" / "results.md").read_text()
-    assert "| dnc |" in text
+    assert "| DNC |" in text

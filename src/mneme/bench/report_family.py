@@ -50,7 +50,7 @@ GROUP_TITLES = {
     # algorithmic
     "ntm-lstm": "NTM, LSTM controller", "ntm-ff": "NTM, feedforward controller",
     "ntm-hard": "NTM, stochastic hard reads (REINFORCE)",
-    "lstm": "LSTM",
+    "lstm": "LSTM", "dnc": "DNC",
     # counting languages
     "rnn": "RNN (tanh)", "stack-rnn": "Stack RNN 40+10",
     "stack-rnn-rounding": "Stack RNN 40+10 + rounding",
