@@ -54,6 +54,7 @@ def plot_curves(entries: Sequence[Any], groups: Sequence[str], columns: Sequence
                 title: Callable[[str], str], path: Path) -> Path:
     """Per setting, the validation metric of every seed against training sequences."""
     plt = _pyplot()
+    from matplotlib.ticker import EngFormatter
     shown = [c for c in columns if any(e.column == c and any(e.curves) for e in entries)]
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.8), squeeze=False)
     for ax, column in zip(axes[0], shown):
@@ -76,6 +77,7 @@ def plot_curves(entries: Sequence[Any], groups: Sequence[str], columns: Sequence
             _symlog(ax, info)
         ax.set_title(column)
         ax.set_xlabel("training sequences")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 150k, 1.5M: no crowded digits
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Validation curves: every seed")
