@@ -48,6 +48,7 @@ Columns:
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import json
 import os
@@ -61,19 +62,7 @@ from typing import Any
 
 import torch
 
-_HERE = Path(__file__).resolve().parent
-
-
-def _ntm_speed() -> types.ModuleType:
-    """``benchmarks/ntm_speed.py``, next to this file (``benchmarks/`` is not a package)."""
-    name = "ntm_speed"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _HERE / "ntm_speed.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+import ntm_speed as bench  # the sibling script (benchmarks/ is on sys.path when run)
 
 
 # -- the port ------------------------------------------------------------------------------------
@@ -189,7 +178,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from mneme.tasks.algorithmic import CopyConfig, CopyTask
 
-    bench = _ntm_speed()
     copytask, train = load_port(args.port)
     torch.set_num_threads(args.threads)
     length = args.length
