@@ -55,7 +55,7 @@ def test_tiny_cell_trains_and_is_drawn(tmp_path):
     assert "## Pointer networks" in results and f"plots/pointer-{key}.png" in results
 
 
-def test_tsp_cells_stay_within_brute_force():
+def test_tsp_cells_stay_within_the_exact_solver():
     for task, n, n_max, _, _ in POINTER_PLAN:
         if task == "tsp":
             TSPConfig(n=n, n_max=n_max).validate()

@@ -111,6 +111,32 @@ def test_tsp_brute_force_agrees_with_every_permutation():
         assert tours[i].tolist() == canonical_tour(tours[i].tolist(), pts[i])
 
 
+@pytest.mark.parametrize("n", [4, 6, 8])
+def test_held_karp_finds_the_brute_force_optimum(n):
+    from mneme.tasks.sorting_tsp import _brute_force, _held_karp
+
+    pts = np.random.default_rng(n).random((40, n, 2))
+    dist = np.sqrt(((pts[:, :, None] - pts[:, None]) ** 2).sum(-1))
+    _, brute = _brute_force(dist)
+    tours, lengths = _held_karp(dist)
+    np.testing.assert_allclose(lengths, brute)
+    np.testing.assert_allclose(tour_lengths(pts, tours), lengths)  # the tours are the lengths'
+    assert (np.sort(tours, 1) == np.arange(n)).all() and (tours[:, 0] == 0).all()
+
+
+def test_tsp_at_10_cities_is_solved_by_held_karp_in_canonical_form():
+    pts = np.random.default_rng(0).random((200, 10, 2))
+    tours, lengths = optimal_tours(pts, chunk_elements=50_000)  # several chunks
+    np.testing.assert_allclose(tour_lengths(pts, tours), lengths)
+    assert all(t.tolist() == canonical_tour(t.tolist(), p) for t, p in zip(tours, pts))
+    # no 2-opt move shortens an optimal tour
+    for tour, p, length in zip(tours[:20], pts[:20], lengths):
+        for i, j in itertools.combinations(range(1, 10), 2):
+            moved = np.concatenate([tour[:i], tour[i:j + 1][::-1], tour[j + 1:]])
+            assert tour_lengths(p[None], moved[None])[0] >= length - 1e-12
+    assert 2.6 < lengths.mean() < 3.1  # Vinyals et al.'s optimum at n = 10: 2.87
+
+
 def test_canonical_tour_starts_at_city_0_counter_clockwise():
     assert canonical_tour([2, 3, 0, 1], SQUARE) == [0, 1, 2, 3]
     assert canonical_tour([1, 0, 3, 2], SQUARE) == [0, 1, 2, 3]  # clockwise: reversed
@@ -169,9 +195,9 @@ def test_splits_are_fixed_and_distinct():
 @pytest.mark.parametrize("cfg, message", [
     (SortConfig(n=1), "SortConfig.n must be >= 2 for sort (got 1)"),
     (ConvexHullConfig(n=2), "ConvexHullConfig.n must be >= 3 for convex-hull (got 2)"),
-    (TSPConfig(n=5, n_max=9),
-     "TSPConfig.n_max must be <= 8 for tsp, the brute-force limit (got 9)"),
-    (TSPConfig(n=9), "TSPConfig.n must be <= 8 for tsp, the brute-force limit (got 9)"),
+    (TSPConfig(n=5, n_max=13),
+     "TSPConfig.n_max must be <= 12 for tsp, the exact solver's limit (got 13)"),
+    (TSPConfig(n=13), "TSPConfig.n must be <= 12 for tsp, the exact solver's limit (got 13)"),
     (SortConfig(n=5, n_max=4), "SortConfig.n_max must be >= n = 5 (got 4)"),
     (SortConfig(train_size=0), "SortConfig.train_size must be >= 1 (got 0)"),
 ])

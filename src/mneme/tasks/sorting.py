@@ -11,15 +11,16 @@ sort          n numbers U[0, 1], D = 1    the permutation sorting them ascending
 convex-hull   n points U[0, 1]^2, D = 2   the hull's vertices counter-clockwise from the
                                           lowest index (section 4.2), then END, T <= n + 1
 tsp           n cities U[0, 1]^2, D = 2   the shortest closed tour from city 0,
-                                          counter-clockwise like the hull (brute force,
-                                          n <= 8), T = n
+                                          counter-clockwise like the hull (exact,
+                                          n <= 12), T = n
 ============  ==========================  ================================================
 
 The hull is computed by Andrew's monotone chain (A. M. Andrew 1979, "Another efficient
 algorithm for convex hulls in two dimensions"); points on a hull edge but not at a corner are
 not vertices. The paper's TSP targets for n <= 20 came from the Held-Karp algorithm and for
-larger n from approximate solvers (section 4.3); here brute force over the (n-1)!/2 tours is
-exact and fast up to n = 8 (2,520 tours), vectorised over instances.
+larger n from approximate solvers (section 4.3); here brute force over the (n-1)!/2 tours up
+to n = 8 (2,520 tours) and Held-Karp from 9 to 12 cities, both exact and vectorised over
+instances.
 
 Examples have a fixed n, or with ``n_max`` each draws n uniformly from ``n..n_max`` (the paper
 trained on n = 5-50); shorter ones are padded to N = ``n_max`` points. A batch holds::
@@ -49,9 +50,10 @@ valid predictions), from the model's greedy (or beam) decoding in ``output.trace
 Legend: B batch, N points (padded), D coordinates, T target length, K = N (+ 1 END) positions.
 
 Where it lives: the geometry (``convex_hull``, ``polygon_area``, ...) in
-``mneme.tasks.sorting_geometry``; the brute-force TSP solver (``optimal_tours``, ...) in
-``mneme.tasks.sorting_tsp``; the shared config fields, ``PointerSpec`` and the base class
-``PointerTask`` in ``mneme.tasks.sorting_base``; the configurations and the three tasks here.
+``mneme.tasks.sorting_geometry``; the exact TSP solver (``optimal_tours``: brute force,
+Held-Karp) in ``mneme.tasks.sorting_tsp``; the shared config fields, ``PointerSpec`` and the
+base class ``PointerTask`` in ``mneme.tasks.sorting_base``; the configurations and the three
+tasks here.
 Every public name is importable from this module.
 """
 
@@ -119,8 +121,8 @@ class ConvexHullConfig(_PointerConfig):
 
 @dataclass(frozen=True)
 class TSPConfig(_PointerConfig):
-    """Planar symmetric TSP on n <= 8 cities in the unit square (Vinyals et al. 2015, section
-    4.3), optimal tours by brute force."""
+    """Planar symmetric TSP on n <= 12 cities in the unit square (Vinyals et al. 2015, section
+    4.3), optimal tours by brute force (n <= 8) or Held-Karp (``optimal_tours``)."""
 
     min_n: ClassVar[int] = 3
     max_n: ClassVar[int | None] = TSP_MAX_N
@@ -183,7 +185,7 @@ class ConvexHullTask(PointerTask):
 
 
 @register_task("tsp", config=TSPConfig, family="pointer",
-               summary="the optimal tour of n <= 8 cities in the unit square",
+               summary="the optimal tour of n <= 12 cities in the unit square",
                source="Vinyals et al. 2015, section 4.3")
 class TSPTask(PointerTask):
     """Travelling salesman: the shortest closed tour through every city, from city 0."""

@@ -63,7 +63,7 @@ class _PointerConfig(Validated):
         ordered(self, "n", "n_max")
         if self.max_n is not None and self.largest > self.max_n:
             raise invalid(self, "n_max" if self.n_max is not None else "n",
-                          f"must be <= {self.max_n} for {self.label}, the brute-force limit")
+                          f"must be <= {self.max_n} for {self.label}, the exact solver's limit")
 
 
 @dataclass(frozen=True)
