@@ -2,7 +2,7 @@
 (loudinthecloud/pytorch-ntm), side by side on the same batches.
 
     OMP_NUM_THREADS=1 python benchmarks/ntm_port.py --port DIR [--batch 1,64] [--length 10]
-        [--threads 1] [--steps 10] [--rounds 3] [--json PATH]
+        [--threads 1] [--steps 10] [--rounds 3] [--compile [--chunk 3]] [--json PATH]
 
 ``--port`` is a checkout of https://github.com/loudinthecloud/pytorch-ntm (not part of this
 repository; nothing of it is copied here): its modules are imported from DIR.
@@ -43,6 +43,10 @@ Columns:
                   what an unloaded machine would show on a shared one.
     ops/step      top-level ATen ops (``torch.profiler``; an op called inside another op is not
                   counted) of one whole training step (forward, backward, clipping, optimiser).
+    --compile     also ours through ``torch.compile`` (``--train.compile``: ``NTM.compile_steps``,
+                  ``--chunk`` steps per compiled graph, 3 by default), timed in the same rounds,
+                  in a second table: seq/s, against the port, and the seconds its first step
+                  took (compiling).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -173,6 +178,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time ours through torch.compile, in the same rounds")
+    parser.add_argument("--chunk", type=int, default=3, help="time steps per compiled graph")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -210,9 +218,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for _ in range(args.steps):
             batch = task.sample(b, generator)
             pairs.append(_Pair(batch, to_port(batch, length, width), b))
-        for step in steps_fn.values():  # warm up
-            for pair in pairs[:2]:
-                step(pair)
+        if args.compile:
+            compiled = bench.build_models(task)["ntm"]
+            compiled.core.compile_steps(args.chunk)
+            steps_fn["compiled"] = _on(bench.make_step(compiled, task), "ours")
+        first: dict[str, float] = {}
+        for name, step in steps_fn.items():  # warm up (and compile)
+            started = time.perf_counter()
+            step(pairs[0])
+            first[name] = time.perf_counter() - started
+            step(pairs[1])
         ops = {name: bench.count_ops(step, pairs[0]) for name, step in steps_fn.items()}
         best = bench.time_rounds({n: (s, pairs) for n, s in steps_fn.items()}, args.rounds)
         (port_wall, port_cpu), (ours_wall, ours_cpu) = best["port"], best["ours"]
@@ -227,6 +242,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["port_ops_per_step"][key], results["ops_per_step"][key] = ops["port"], ops["ours"]
         results["port_params"][key] = port.net.calculate_num_params()
         results["params"][key] = sum(p.numel() for p in ours.parameters())
+        if args.compile:
+            results.setdefault("compiled", {})[key] = {
+                "seq_per_s": best["compiled"][0], "seq_per_s_cpu": best["compiled"][1],
+                "speedup": best["compiled"][0] / port_wall,
+                "speedup_cpu": best["compiled"][1] / port_cpu,
+                "first_step_s": first["compiled"], "ops_per_step": ops["compiled"],
+                "chunk": args.chunk}
+    if args.compile:
+        print("\n| batch | port seq/s | compiled seq/s | compiled / port | cpu: compiled / port "
+              "| eager / port | first step (compiling) s | compiled ops/step |")
+        print("|---|---|---|---|---|---|---|---|")
+        for key, c in results["compiled"].items():
+            print(f"| {key} | {results['port_seq_per_s'][key]:.1f} | {c['seq_per_s']:.1f} | "
+                  f"{c['speedup']:.2f} | {c['speedup_cpu']:.2f} | {results['speedup'][key]:.2f} | "
+                  f"{c['first_step_s']:.1f} | {c['ops_per_step']} |")
     results["loadavg_end"] = list(os.getloadavg())
     print(f"\nparameters: port {results['port_params'][str(sizes[0])]}, ours "
           f"{results['params'][str(sizes[0])]}; load average at the end "

@@ -2,7 +2,7 @@
 time step, and achieved GFLOP/s against this machine's matmul peak.
 
     OMP_NUM_THREADS=1 python benchmarks/ntm_speed.py [--batch 1,16,64] [--length 1-20]
-        [--threads 1] [--steps 10] [--rounds 3] [--json PATH] [--profile]
+        [--threads 1] [--steps 10] [--rounds 3] [--json PATH] [--profile] [--compile]
 
 One training step is what ``mneme train`` does for ``--task copy --model ntm``: forward of the
 ``SequenceModel`` (NTM core, the paper's copy configuration: LSTM controller of 100 units, one
@@ -28,6 +28,10 @@ Columns:
                   chain of ``mneme.memory.addressing`` instead of the fused node.
     same-length   the NTM's step on batches of ``CopyConfig(same_length_batches=True)``: one
                   drawn length a batch, no padding (mean T = 2 E[L] + 1 = 22 for 1-20).
+
+    --compile     the NTM also through ``torch.compile`` (``--train.compile``,
+                  ``NTM.compile_steps``), on the same batches in the same rounds: seq/s, the ratio
+                  to the eager NTM, and the seconds the warm-up steps took (compiling).
 
 FLOPs are counted analytically for the forward pass (matmuls 2mnk, elementwise ops one per
 element and op) and tripled for forward + backward.
@@ -247,6 +251,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--profile", action="store_true",
                         help="also split the NTM's step into forward, backward and optimiser")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the NTM through torch.compile, in the same rounds")
     args = parser.parse_args(argv)
 
     from mneme.tasks.algorithmic import CopyConfig, CopyTask
@@ -284,6 +290,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ops = count_ops(steps_fn["ntm"], probe) / probe.inputs.shape[1]
         runs = {name: (step, batches) for name, step in steps_fn.items()}
         runs["ntm-same"] = (steps_fn["ntm"], same_batches)
+        if args.compile:
+            from mneme.train.device import compile_steps
+
+            compiled = build_models(task)["ntm"]
+            compile_steps(compiled)
+            started = time.perf_counter()
+            for batch in batches[:2]:  # warm up: compile
+                make_step(compiled, task)(batch)
+            results.setdefault("compile_seconds", {})[str(b)] = time.perf_counter() - started
+            runs["ntm-compiled"] = (make_step(compiled, task), batches)
         if args.profile:
             runs["ntm-chain"] = (chain_step(steps_fn["ntm"]), batches)
         best = time_rounds(runs, args.rounds)
@@ -302,6 +318,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results.setdefault("phases", {})[str(b)] = phase_profile(
                 models["ntm"], task, batches, args.rounds)
             results.setdefault("chain_seq_per_s_cpu", {})[str(b)] = best["ntm-chain"][1]
+        if args.compile:
+            results.setdefault("compiled", {})[str(b)] = best["ntm-compiled"]
         results["same_length_seq_per_s"][str(b)] = best["ntm-same"][0]
         results["same_length_seq_per_s_cpu"][str(b)] = best["ntm-same"][1]
         results["seq_per_s"][str(b)] = ntm
@@ -309,6 +327,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["lstm_seq_per_s"][str(b)] = lstm
         results["ops_per_step_by_batch"][str(b)] = ops
         results["gflops_by_batch"][str(b)] = gflops
+    if args.compile:
+        print("\n| batch | NTM seq/s | compiled seq/s | compiled / eager | cpu: compiled / eager | "
+              "warm-up s (compiling) |")
+        print("|---|---|---|---|---|---|")
+        for b, (wall, cpu) in results["compiled"].items():
+            print(f"| {b} | {results['seq_per_s'][b]:.0f} | {wall:.0f} | "
+                  f"{wall / results['seq_per_s'][b]:.2f} | {cpu / results['seq_per_s_cpu'][b]:.2f} "
+                  f"| {results['compile_seconds'][b]:.1f} |")
     if args.profile:
         print("\n| batch | NTM cpu seq/s | with the addressing chain | fused / chain |")
         print("|---|---|---|---|")

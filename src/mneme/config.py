@@ -68,6 +68,10 @@ class TrainConfig(Validated):
     """``cpu``, ``cuda``, ``cuda:N``, ``mps``, or ``auto`` (CUDA if available, else MPS, else the
     CPU); under torchrun each rank uses ``cuda:LOCAL_RANK``. Checked before anything is written;
     ``metrics.jsonl`` records the device each epoch ran on."""
+    compile: bool = False
+    """Train the core's steps through ``torch.compile`` where the core has a compiled path (the
+    NTM: ``NTM.compile_steps``); evaluation stays eager. The first steps of each batch size
+    compile for 10-60 s; a C++ compiler must be installed."""
     progress: bool = True
     """Show a tqdm progress bar."""
     tensorboard: bool = True

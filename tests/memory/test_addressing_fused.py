@@ -83,3 +83,15 @@ def test_even_shift_range_is_refused():
     memory, prev_w, params = _inputs(1, 1, 5, 4, 2)
     with pytest.raises(ValueError, match="odd number of slots, got 2"):
         address_from_params(memory, prev_w, params, 4)
+
+
+def test_constrain_params_maps_raw_parameters_into_their_ranges() -> None:
+    from mneme.memory.addressing_fused import constrain_params
+
+    params = 30 * torch.randn(4, 3, 5 + 3 + 3, dtype=f64)
+    key, beta, gate, shift, gamma = constrain_params(params, 5)
+    torch.testing.assert_close(key, params[..., :5])
+    assert beta.shape == gate.shape == gamma.shape == (4, 3, 1) and shift.shape == (4, 3, 3)
+    assert (beta >= 0).all() and (gamma >= 1).all() and ((gate >= 0) & (gate <= 1)).all()
+    torch.testing.assert_close(shift.sum(-1), torch.ones(4, 3, dtype=f64))
+    torch.testing.assert_close(gamma, 1 + F.softplus(params[..., 6:7]))

@@ -212,10 +212,12 @@ def test_lstm_controller_is_an_lstm():
     with torch.no_grad():
         w_x, w_rh = cell.weight_ih[:, :3], torch.cat([cell.weight_hh, cell.weight_ih[:, 3:]], 1)
         pre = (x @ w_x.T + cell.bias_ih + cell.bias_hh + torch.cat([h, reads], 1) @ w_rh.T)
-        hs, cs = [h], [c]
-        out = core._lstm_layer(pre[:, order], cs, hs, 0)
+        hs: list[torch.Tensor] = []
+        cs: list[torch.Tensor] = []
+        out = core._lstm_layer(pre[:, order], c, cs, hs)
         h_ref, c_ref = cell(torch.cat([x, reads], 1), (h, c))
     torch.testing.assert_close(out, h_ref)
+    torch.testing.assert_close(hs[0], h_ref)
     torch.testing.assert_close(cs[0], c_ref)
 
 

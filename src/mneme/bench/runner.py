@@ -239,11 +239,11 @@ def _report(suite: Suite, cells: list[Cell], out: Path, done: dict[str, dict[str
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     """What must match for a stored cell to count: not the data location, seeds, repeats,
-    device or epoch budget (more repeats or epochs extend a cell)."""
+    device, compilation or epoch budget (more repeats or epochs extend a cell)."""
     config = json.loads(json.dumps(config))  # tuples become lists, as in config.json
     task = {k: v for k, v in config["task"]["config"].items() if k != "data_dir"}
     train = {k: v for k, v in config["train"].items()
-             if k not in ("repeats", "seed", "progress", "device", "epochs")}
+             if k not in ("repeats", "seed", "progress", "device", "compile", "epochs")}
     return {"task": [config["task"]["name"], task], "model": config["model"], "train": train}
 
 

@@ -33,7 +33,7 @@ from torch.autograd.function import once_differentiable
 
 from mneme.memory.addressing import EPS, circular_shift, cosine_backward, cosine_forward
 
-__all__ = ["address_from_params"]
+__all__ = ["address_from_params", "constrain_params"]
 
 
 class _Address(torch.autograd.Function):
@@ -121,3 +121,15 @@ def address_from_params(memory: Tensor, prev_w: Tensor, params: Tensor, word_siz
     if slots < 1 or slots % 2 == 0:
         raise ValueError(f"the shift range must have an odd number of slots, got {slots}")
     return _Address.apply(memory, prev_w, params, word_size, eps)
+
+
+def constrain_params(params: Tensor, word_size: int) -> tuple[Tensor, ...]:
+    """Every head's parameters from the raw ones ``(B, H, W + 3 + S)`` (the layout of
+    ``address_from_params``): ``(key (B, H, W), key_strength, interpolation_gate,
+    shift_weighting (B, H, S), sharpening)``, the scalars ``(B, H, 1)``: beta = softplus,
+    g = sigmoid, s = softmax, gamma = 1 + softplus."""
+    key, beta, gamma, gate, shift = params.split(
+        [word_size, 1, 1, 1, params.shape[-1] - word_size - 3], -1)
+    return (key, F.softplus(beta), torch.sigmoid(gate), torch.softmax(shift, -1),
+            1.0 + F.softplus(gamma))
+

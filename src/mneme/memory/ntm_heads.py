@@ -58,7 +58,7 @@ class NTMTrace:
 
 def _stack_trace(record: list[tuple[Tensor, ...]], hard: bool) -> NTMTrace:
     """The ``NTMTrace`` of the steps ``NTM.forward`` recorded, each ``(read_w, write_w, policy,
-    key, beta, gate, gamma, shift, erase, add)``; the read policy only when ``hard``."""
+    key, beta, gate, shift, gamma, erase, add)``; the read policy only when ``hard``."""
     def stacked(i: int, squeeze: bool = False) -> Tensor:
         value = torch.stack([step[i].detach() for step in record], 1)
         return value.squeeze(-1) if squeeze else value
@@ -72,8 +72,8 @@ def _stack_trace(record: list[tuple[Tensor, ...]], hard: bool) -> NTMTrace:
         keys=stacked(3),
         key_strength=stacked(4, True),
         interpolation_gate=stacked(5, True),
-        sharpening=stacked(6, True),
-        shift_weighting=stacked(7),
+        sharpening=stacked(7, True),
+        shift_weighting=stacked(6),
         erase_vector=stacked(8),
         add_vector=stacked(9),
     )

@@ -1,4 +1,5 @@
-"""Which device a run or a command computes on: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+"""Which device a run or a command computes on: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
+and whether it computes through ``torch.compile`` (``compile_steps``).
 
 ``TrainConfig.device`` checks the spelling (``mneme.config.is_device_name``); ``resolve_device``
 checks that this machine and PyTorch build have the device, before anything is written, and picks
@@ -9,10 +10,11 @@ one for ``auto`` (CUDA if available, else MPS, else the CPU). Under ``torchrun``
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from mneme.errors import ConfigError
 
-__all__ = ["resolve_device"]
+__all__ = ["compile_steps", "resolve_device"]
 
 
 def _mps_available() -> bool:
@@ -63,3 +65,20 @@ def resolve_device(name: str, *, local_rank: int | None = None,
     if local_rank is not None:
         torch.cuda.set_device(device)
     return device
+
+
+def compile_steps(model: nn.Module, label: str = "TrainConfig.compile") -> int:
+    """Switch every core of ``model`` that has a compiled path (a ``compile_steps`` method, as
+    ``mneme.memory.ntm.NTM``) to it; returns how many were switched.
+
+    Raises:
+        ConfigError: no core of ``model`` has a compiled path.
+    """
+    cores = [m for m in model.modules() if callable(getattr(m, "compile_steps", None))]
+    if not cores:
+        kinds = sorted({type(m).__name__ for m in model.children()}) or [type(model).__name__]
+        raise ConfigError(f"{label}: no core of this model ({', '.join(kinds)}) has a compiled "
+                          "path; only the ntm core has one")
+    for core in cores:
+        core.compile_steps()
+    return len(cores)

@@ -159,6 +159,10 @@ def _fit_one(
 
     torch.manual_seed(config.train.seed)
     model = build_model(config, task)
+    if config.train.compile:
+        from mneme.train.device import compile_steps
+
+        compile_steps(model)
     hooks = build_hooks(config, config.train, task)
     train = dataclasses.replace(config.train, progress=progress and config.train.progress)
     trainer = Trainer(
