@@ -127,6 +127,9 @@ def test_babi_selected_repeat_paper_mean_and_failed_rows(tmp_path: Path):
     assert "| 10.00 | 21.9 |" in row  # the joint cell, spread over its tasks
     assert "| **0.00** | 0.0 |" in table  # joint task 1: solved
     assert "| failed (> 5%) | 1 | 1 | 1 | 1 |" in table
+    # the median repeat's mean and failures, for the group with several repeats
+    assert "| mean, median repeat | 30.0 |  |" in table
+    assert "| failed (> 5%), median repeat | 1 |  |" in table
     assert "| paper, all 20 tasks |  | 13.9 (11 failed) |  | 12.4 (11 failed) |" in table
     assert (tmp_path / "plots" / "babi-1k-test-error.png").stat().st_size > 10_000
 
