@@ -110,6 +110,16 @@ def test_anchor_for_reads_every_table():
     assert anchor_for("seq2seq", "seq2seq-none", "translation") is None
 
 
+def test_babi_10k_lstm_keeps_a_paper_column_for_the_papers_mean(tmp_path: Path):
+    """The paper gives the 10k LSTM's mean and failures only, no per-task values."""
+    cell = recipe_cell("l", "lstm", "babi", BabiConfig(task_id=1, size="10k"), "lstm")
+    summary = {"test": {"error": 0.4}, "seconds": 1.0, "repeats": [{"test": {"error": 0.4}}]}
+    _, table = family_section([(cell, summary)], tmp_path, select_best=True)
+    assert table.splitlines()[0] == "| task | LSTM (ours) | (paper) |"
+    assert "| task 1 (10k) | 40.00 |  |" in table
+    assert "| paper, all 20 tasks |  | 36.4 (16 failed) |" in table
+
+
 def test_babi_selected_repeat_paper_mean_and_failed_rows(tmp_path: Path):
     cell = recipe_cell("c", "memn2n", "babi", BabiConfig(task_id=3), "memn2n")
     summary = {

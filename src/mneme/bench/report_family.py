@@ -105,8 +105,10 @@ def _table(entries: list[FamilyEntry], groups: list[str], columns: list[str],
     # the longer axis goes down; summary rows run across the groups, so they make groups columns
     transposed = len(columns) > len(groups) or bool(summary)
     down, across = (columns, groups) if transposed else (groups, columns)
+    # a paper column where the paper gives a value: per row, or only a summary (a mean)
     with_paper = [a for a in across if any(
-        anchors[(d, a) if not transposed else (a, d)] for d in down)]
+        anchors[(d, a) if not transposed else (a, d)] for d in down) or any(
+        by_group.get(a, ("", ""))[1] not in ("", "n/a") for _, by_group in summary)]
     head = ["task" if transposed else "model"]
     for a in across:
         label = _title(a) if transposed else a
