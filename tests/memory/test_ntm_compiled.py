@@ -63,6 +63,17 @@ def test_passes_without_gradients_and_traces_run_eagerly_with_equal_values() -> 
     assert trace.read_weightings.shape == (1, 4, 1, 8)
 
 
+def test_past_the_recompile_limit_the_core_warns_and_runs_eagerly() -> None:
+    eager, compiled = _pair(memory_size=7)
+    x = torch.randn(2, 4, 3)
+    with torch._dynamo.config.patch(recompile_limit=1), \
+            pytest.warns(RuntimeWarning, match="recompile limit"):
+        y_c, _ = compiled(x)  # the second chunk needs a second graph
+    y_e, _ = eager(x)
+    torch.testing.assert_close(y_c, y_e)
+    assert compiled._compiled is not None and compiled._compiled._graph is None
+
+
 def test_a_chunk_below_one_is_refused() -> None:
     with pytest.raises(UserError, match="chunk must be >= 1"):
         NTM(3, NTMConfig(memory_size=4, word_size=2, controller_size=4)).compile_steps(0)

@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch._dynamo.exc import FailOnRecompileLimitHit
 
 __all__ = ["CompiledSteps"]
 
@@ -38,6 +37,7 @@ RECOMPILE_WARNING = (
 Chunk = tuple[Tensor, Tensor, tuple[Tensor, ...], tuple[Tensor, ...], Tensor, Tensor]
 """``(y (B, T, .), z, hs, cs, memory, weightings)``: a chunk's outputs and its last step's
 carry (``NTM._step``'s names)."""
+
 
 class CompiledSteps:
     """Run ``step`` (``NTM._step``) over a sequence in compiled chunks of ``chunk`` steps.
@@ -50,8 +50,11 @@ class CompiledSteps:
     """
 
     def __init__(self, step: Callable[..., Any], chunk: int) -> None:
+        from torch._dynamo.exc import FailOnRecompileLimitHit  # here: importing Dynamo takes ~1 s
+
         self.step = step
         self.chunk = chunk
+        self._limit_hit = FailOnRecompileLimitHit
         # Inductor's pattern matcher off: its scaled-softmax rewrite (joint-graph pass_pattern_1,
         # found with torch._inductor.compiler_bisector) gives wrong gradients through steps.
         self._graph: Callable[..., Chunk] | None = torch.compile(
@@ -87,7 +90,7 @@ class CompiledSteps:
                         part, z, hs, cs, memory, weightings)
                     outputs.append(y)
                     continue
-                except FailOnRecompileLimitHit:  # raised before the chunk ran: nothing is lost
+                except self._limit_hit:  # raised before the chunk ran: nothing is lost
                     warnings.warn(RECOMPILE_WARNING, RuntimeWarning, stacklevel=2)
                     self._graph = None
             y, z, hs, cs, memory, weightings = self._run_chunk(part, z, hs, cs, memory, weightings)
