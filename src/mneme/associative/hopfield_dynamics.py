@@ -293,10 +293,11 @@ def async_sweep_reference(
     """
     s = state.clone()
     th = torch.zeros_like(s) if theta is None else theta
+    tol = _tie_tolerance(weights)  # the same tie rule as ``recall``: |h| <= tol keeps the unit
     energies = []
     for i in units:
         h = float(weights[i] @ s) - float(th[i])
-        if h != 0:
+        if abs(h) > tol:
             s[i] = 1.0 if h > 0 else -1.0
         energies.append(float(-0.5 * s @ weights @ s + th @ s))
     return s, energies
