@@ -132,4 +132,3 @@ def constrain_params(params: Tensor, word_size: int) -> tuple[Tensor, ...]:
         [word_size, 1, 1, 1, params.shape[-1] - word_size - 3], -1)
     return (key, F.softplus(beta), torch.sigmoid(gate), torch.softmax(shift, -1),
             1.0 + F.softplus(gamma))
-
