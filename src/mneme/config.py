@@ -35,7 +35,11 @@ class TrainConfig(Validated):
     epoch_steps: int = field(default=1000, metadata=at_least(1))
     """Steps per epoch for generated tasks (dataset tasks derive it from their size)."""
     batch_size: int = field(default=32, metadata=at_least(1))
-    optimizer: Literal["sgd", "adam", "rmsprop"] = "sgd"
+    optimizer: Literal["sgd", "adam", "rmsprop", "rmsprop-graves"] = "sgd"
+    """``rmsprop``: PyTorch's defaults (decay 0.99, eps 1e-8); ``rmsprop-graves``: the RMSProp of
+    Graves (2013, eqs. 38-41) that the NTM paper trains with (section 4.6): centred, decay 0.95
+    and an eps of 1e-4 under the square root, here 1e-2 outside it (the same floor on the
+    denominator), so a parameter whose gradients were tiny cannot take a huge step."""
     lr: float = field(default=0.01, metadata=in_range(0.0, 1e3, closed="right"))
     """Initial learning rate; above 1e3 it is taken for a typo (the recipes use 1e-3 to 1, and
     rates near float32's limit overflow inside the optimisers)."""

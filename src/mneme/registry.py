@@ -80,6 +80,8 @@ class Entry:
         needs_data: tasks: reads a dataset from the data directory.
         tasks: models: the task names or task families it is built for (empty: any).
         size: cores: the config field that sets the core's width (``hidden_size``).
+        compiles: cores: has a ``torch.compile`` path (a ``compile_steps`` method, used by
+            ``TrainConfig.compile``); ``mneme bench --compile`` switches only these cells to it.
         module: the module that registered it (recorded in run directories for plugins).
     """
 
@@ -93,6 +95,7 @@ class Entry:
     needs_data: bool = False
     tasks: tuple[str, ...] = ()
     size: str = "hidden_size"
+    compiles: bool = False
     module: str = ""
 
     def config_class(self) -> type:
@@ -128,13 +131,15 @@ def _register(kind: Kind, name: str, config: type, summary: str, **extra: Any
 
 
 def register_core(name: str, *, config: type, summary: str, source: str = "",
-                  family: str | None = None, size: str = "hidden_size") -> Callable[[F], F]:
+                  family: str | None = None, size: str = "hidden_size",
+                  compiles: bool = False) -> Callable[[F], F]:
     """Register a core builder ``(config, input_size) -> Core`` under ``name``.
 
     Raises:
         ValueError: ``name`` is already a core or a model registered elsewhere.
     """
-    return _register("core", name, config, summary, source=source, family=family, size=size)
+    return _register("core", name, config, summary, source=source, family=family, size=size,
+                     compiles=compiles)
 
 
 def register_task(name: str, *, config: type, summary: str, source: str = "",

@@ -198,3 +198,30 @@ def test_a_diverged_cell_is_reported_and_the_others_run(tmp_path: Path, monkeypa
     assert "mneme: error: cell memn2n-1k-task01 diverged: the training loss became nan" in err
     rows = json.loads((out / "results.json").read_text())
     assert {r["model"] for r in rows} == {"lstm"}  # the other cell ran and is reported
+
+
+def test_compile_switches_only_the_cells_of_cores_with_a_compiled_path(tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    from mneme.tasks.algorithmic import CopyConfig
+    from mneme.train import run as run_module
+
+    real, seen = run_module.train_run, {}
+
+    def recording(config, run_dir, **kwargs):
+        seen[config.model_name] = config.train.compile
+        eager = dataclasses.replace(config.train, compile=False)  # no C++ build in this test
+        return real(dataclasses.replace(config, train=eager), run_dir, **kwargs)
+
+    def build(_: str | None) -> list:
+        task = CopyConfig(max_length=3, test_lengths=(), valid_size=8, test_size=8)
+        fast = {"epochs": 1, "epoch_steps": 2, "tensorboard": False, "eval_batch_size": 8}
+        return [recipe_cell("ntm-copy", "ntm", "copy", task, "ntm",
+                            model_overrides={"memory_size": 8, "controller_size": 8},
+                            train_overrides=fast),
+                recipe_cell("lstm-copy", "lstm", "copy", task, "lstm",
+                            model_overrides={"hidden_size": 8}, train_overrides=fast)]
+
+    monkeypatch.setattr(run_module, "train_run", recording)
+    suite = Suite("tiny-ntm", "an NTM and an LSTM cell", build, report="algorithmic")
+    assert runner.run_suite(suite, tmp_path / "out", data_dir=None, jobs=1, compile=True) == 0
+    assert seen == {"ntm": True, "lstm": False}

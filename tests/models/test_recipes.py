@@ -14,6 +14,7 @@ from mneme.models.recipes import (
     DEFAULT,
     DEFAULT_SOURCE,
     NTM_PAPER_SIZES,
+    NTM_PAPER_TRAINING,
     NTM_WEIGHTING_GRAD_CLIP,
     PAPER_BUDGET_SEQUENCES,
     PAPER_LR,
@@ -21,6 +22,7 @@ from mneme.models.recipes import (
     RECIPES,
     Recipe,
     algorithmic_recipe,
+    paper_training,
     recipe,
     recipe_source,
 )
@@ -146,13 +148,29 @@ def test_ntm_row_applies_the_paper_sizes_per_controller():
     sort_lstm, _ = recipe("priority-sort", "ntm", None, _config("ntm", "priority-sort"))
     assert (sort_lstm.read_heads, sort_lstm.write_heads, sort_lstm.controller_layers) == (5, 5, 2)
     assert sort_lstm.controller_size == 100
-    recall_ff, _ = recipe("associative-recall", "ntm", None,
-                          _config("ntm", "associative-recall", controller="feedforward"))
+    recall_ff, recall_train = recipe("associative-recall", "ntm", None,
+                                     _config("ntm", "associative-recall", controller="feedforward"))
     assert (recall_ff.read_heads, recall_ff.controller_size) == (4, 256)
+    assert recall_train == paper_training("associative-recall")  # NTM_PAPER_TRAINING
+    _, recall_lstm = recipe("associative-recall", "ntm", None,
+                            _config("ntm", "associative-recall"))
+    assert recall_lstm == algorithmic_recipe("associative-recall", "ntm")
     copy = _config("ntm", "copy", memory_size=64)
     got, _ = recipe("copy", "ntm", None, copy)
     assert got == copy  # the copy NTM is NTMConfig's default: nothing to change
     assert got.clip_weighting_grad is None  # the LSTM controller's cells were measured without
+
+
+def test_paper_training_is_section_4_6_at_batch_1():
+    train = paper_training("associative-recall")
+    assert (train.batch_size, train.lr, train.optimizer, train.momentum) == (
+        1, 1e-4, "rmsprop-graves", 0.9)
+    assert (train.clip_value, train.clip_norm, train.early_stop) == (10.0, None, 0.01)
+    assert train.epochs * train.epoch_steps == PAPER_BUDGET_SEQUENCES["associative-recall"]
+    assert paper_training("priority-sort").lr == PAPER_LR["ntm"]["priority-sort"] == 3e-5
+    assert paper_training("copy", "lstm").lr == 3e-5
+    assert {("associative-recall", "feedforward")} == NTM_PAPER_TRAINING
+    train.validate()
 
 
 def test_feedforward_ntm_clips_the_weighting_gradient():

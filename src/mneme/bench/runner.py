@@ -56,7 +56,7 @@ def _task_label(cell: Cell) -> str:
 
 def run_suite(
     suite: Suite, out: Path, *, data_dir: str | None, jobs: int = 2, report_only: bool = False,
-    device: str | None = None,
+    device: str | None = None, compile: bool = False,
 ) -> int:
     """Run every cell of ``suite`` into ``out`` and write the reports.
 
@@ -65,7 +65,8 @@ def run_suite(
     cell whose files are unreadable is skipped with a warning naming the file (and a corrupt
     ``summary.json`` is rebuilt when training). One bench at a time trains in ``out`` (a lock,
     ``OUT/.bench.lock``). SIGINT and SIGTERM stop it: see ``mneme.bench.workers``. ``device``
-    overrides every cell's ``TrainConfig.device``.
+    overrides every cell's ``TrainConfig.device``; ``compile`` sets ``TrainConfig.compile`` in
+    the cells whose core has a compiled path (``registry.Entry.compiles``).
 
     Returns:
         0 when every runnable cell finished, 1 when no cell could run at all or a cell diverged
@@ -87,6 +88,9 @@ def run_suite(
         if device is not None:
             cells = [dataclasses.replace(c, train=dataclasses.replace(c.train, device=device))
                      for c in cells]
+        if compile:
+            cells = [dataclasses.replace(c, train=dataclasses.replace(c.train, compile=True))
+                     if _compiles(c.model_name) else c for c in cells]
         done, pending, skipped = _plan(cells, out, report_only=False)
         print(
             f"suite {suite.name}: {len(cells)} cells, {len(done)} already finished in {out}, "
@@ -235,6 +239,14 @@ def _report(suite: Suite, cells: list[Cell], out: Path, done: dict[str, dict[str
         print(f"mneme: error: no cell of suite {suite.name} could run", file=sys.stderr)
         return 1
     return 0
+
+
+def _compiles(model_name: str) -> bool:
+    """Whether ``model_name`` is a core with a compiled path (``registry.Entry.compiles``)."""
+    from mneme import registry
+
+    entry = registry.CORES.get(model_name)
+    return entry is not None and entry.compiles
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,9 @@ class BenchArgs:
     device: str | None = None
     """Train every cell on this device (auto, cpu, cuda, cuda:N or mps); None: each cell's own
     (the CPU). A finished cell counts whatever device it ran on."""
+    compile: bool = False
+    """Train the cells of cores with a compiled path (the NTM) through ``torch.compile``
+    (``TrainConfig.compile``), the others eagerly. A finished cell counts either way."""
 
 
 def run(args: BenchArgs) -> int:
@@ -49,7 +52,7 @@ def run(args: BenchArgs) -> int:
     suite = get_suite(args.suite)
     out = Path(args.out) if args.out else Path("bench-out") / suite.name
     return run_suite(suite, out, data_dir=default_data_dir(args.data_dir), jobs=args.jobs,
-                     report_only=args.report_only, device=args.device)
+                     report_only=args.report_only, device=args.device, compile=args.compile)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -337,7 +337,7 @@ class NTM(nn.Module):
         return y[:, 0], new_state
 
 
-@register_core("ntm", config=NTMConfig, family="external", size="controller_size",
+@register_core("ntm", config=NTMConfig, family="external", size="controller_size", compiles=True,
                summary="Neural Turing Machine, soft or stochastic hard reads",
                source="Graves, Wayne & Danihelka 2014, arXiv 1410.5401, section 3; Zaremba & "
                       "Sutskever 2015")

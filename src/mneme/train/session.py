@@ -17,8 +17,13 @@ from torch import nn
 
 from mneme.config import TrainConfig
 
-__all__ = ["export_safetensors", "install_sigint", "learning_rate", "make_optimizer", "plain",
-           "progress", "restore_sigint"]
+__all__ = ["GRAVES_RMSPROP", "export_safetensors", "install_sigint", "learning_rate",
+           "make_optimizer", "plain", "progress", "restore_sigint"]
+
+
+GRAVES_RMSPROP = {"alpha": 0.95, "eps": 1e-2}
+"""``rmsprop-graves``'s decay and eps (Graves 2013, eq. 41: k = 1e-4 inside the square root;
+PyTorch adds eps outside it, so sqrt(1e-4) bounds the denominator from below the same way)."""
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -29,6 +34,10 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         )
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop-graves":
+        return torch.optim.RMSprop(
+            params, lr=cfg.lr, alpha=GRAVES_RMSPROP["alpha"], eps=GRAVES_RMSPROP["eps"],
+            centered=True, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return torch.optim.RMSprop(
         params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
