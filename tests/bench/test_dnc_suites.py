@@ -34,11 +34,11 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
     assert by_key["dnc-associative-recall"].train.epochs == 250
     recall_ff = by_key["ntm-ff-associative-recall"]
     assert recall_ff.train.repeats == 3
-    # the paper's training (batch 1, Graves's RMSProp), the others' 400k sequences
+    # the paper's training (batch 1, Graves's RMSProp): 100k updates, 4x the others' 25k
     assert (recall_ff.train.batch_size, recall_ff.train.optimizer) == (1, "rmsprop-graves")
     ntm_recall = by_key["ntm-lstm-associative-recall"].train
-    assert (recall_ff.train.epochs * recall_ff.train.epoch_steps
-            == ntm_recall.epochs * ntm_recall.epoch_steps * ntm_recall.batch_size == 400_000)
+    assert recall_ff.train.epochs * recall_ff.train.epoch_steps == 100_000
+    assert ntm_recall.epochs * ntm_recall.epoch_steps == 25_000
     assert recall_ff.model.clip_weighting_grad == 10.0  # its recipe's, the LSTM NTM's is None
     assert by_key["ntm-lstm-associative-recall"].model.clip_weighting_grad is None
     assert dnc.task.max_length == 20  # the NTM paper's copy: lengths 1-20
