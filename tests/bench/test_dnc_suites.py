@@ -28,17 +28,19 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
         assert (cell.train.epochs, cell.train.epoch_steps, cell.train.batch_size) == (60, 100, 16)
         assert cell.train.early_stop == 0.01 and cell.train.optimizer == "rmsprop"
     assert dnc.train.repeats == ntm.train.repeats == 3
-    for task in ("associative-recall", "repeat-copy", "priority-sort"):  # one budget a task
+    for task in ("repeat-copy", "priority-sort"):  # one budget a task
         budgets = {by_key[f"{g}-{task}"].train.epochs for g in ("dnc", "ntm-lstm", "lstm")}
         assert len(budgets) == 1
+    recall = [by_key[f"{g}-associative-recall"].train for g in ("dnc", "lstm")]
+    assert {t.epochs * t.epoch_steps * t.batch_size for t in recall} == {400_000}
     assert by_key["dnc-associative-recall"].train.epochs == 250
     recall_ff = by_key["ntm-ff-associative-recall"]
     assert recall_ff.train.repeats == 3
-    # the paper's training (batch 1, Graves's RMSProp): 100k updates, 4x the others' 25k
-    assert (recall_ff.train.batch_size, recall_ff.train.optimizer) == (1, "rmsprop-graves")
-    ntm_recall = by_key["ntm-lstm-associative-recall"].train
-    assert recall_ff.train.epochs * recall_ff.train.epoch_steps == 100_000
-    assert ntm_recall.epochs * ntm_recall.epoch_steps == 25_000
+    # both NTMs train as the paper (batch 1, Graves's RMSProp): 100k updates, 4x the others' 25k
+    for ntm_recall in (recall_ff.train, by_key["ntm-lstm-associative-recall"].train):
+        assert (ntm_recall.batch_size, ntm_recall.optimizer) == (1, "rmsprop-graves")
+        assert ntm_recall.epochs * ntm_recall.epoch_steps == 100_000
+    assert recall[0].epochs * recall[0].epoch_steps == 25_000
     assert recall_ff.model.clip_weighting_grad == 10.0  # its recipe's, the LSTM NTM's is None
     assert by_key["ntm-lstm-associative-recall"].model.clip_weighting_grad is None
     assert dnc.task.max_length == 20  # the NTM paper's copy: lengths 1-20

@@ -154,7 +154,7 @@ def test_ntm_row_applies_the_paper_sizes_per_controller():
     assert recall_train == paper_training("associative-recall")  # NTM_PAPER_TRAINING
     _, recall_lstm = recipe("associative-recall", "ntm", None,
                             _config("ntm", "associative-recall"))
-    assert recall_lstm == algorithmic_recipe("associative-recall", "ntm")
+    assert recall_lstm == paper_training("associative-recall")  # both controllers
     copy = _config("ntm", "copy", memory_size=64)
     got, _ = recipe("copy", "ntm", None, copy)
     assert got == copy  # the copy NTM is NTMConfig's default: nothing to change
@@ -169,7 +169,10 @@ def test_paper_training_is_section_4_6_at_batch_1():
     assert train.epochs * train.epoch_steps == PAPER_BUDGET_SEQUENCES["associative-recall"]
     assert paper_training("priority-sort").lr == PAPER_LR["ntm"]["priority-sort"] == 3e-5
     assert paper_training("copy", "lstm").lr == 3e-5
-    assert {("associative-recall", "feedforward")} == NTM_PAPER_TRAINING
+    assert {("associative-recall", "feedforward"), ("associative-recall", "lstm")} == (
+        NTM_PAPER_TRAINING)
+    _, copy_train = recipe("copy", "ntm", None, _config("ntm", "copy"))
+    assert copy_train == algorithmic_recipe("copy", "ntm")  # the other tasks: batch 16
     train.validate()
 
 

@@ -26,7 +26,7 @@ __all__ = ["BABI_CPU_MODEL", "BABI_EPOCHS", "DNC_PLAN", "DNC_SUITES", "dnc_babi_
 
 DNC_PLAN: tuple[tuple[str, str, int, int], ...] = (
     ("copy", "dnc", 3, 60), ("copy", "ntm-lstm", 3, 60), ("copy", "lstm", 1, 60),
-    ("associative-recall", "dnc", 3, 250), ("associative-recall", "ntm-lstm", 3, 250),
+    ("associative-recall", "dnc", 3, 250), ("associative-recall", "ntm-lstm", 3, 100),
     ("associative-recall", "ntm-ff", 3, 100), ("associative-recall", "lstm", 1, 250),
     ("repeat-copy", "dnc", 1, 40), ("priority-sort", "dnc", 1, 40),
     ("repeat-copy", "ntm-lstm", 1, 40), ("priority-sort", "ntm-lstm", 1, 40),
@@ -37,13 +37,14 @@ DNC_PLAN: tuple[tuple[str, str, int, int], ...] = (
 """(task, group, seeds, epochs of 100 steps at batch 16), in run order: at most 96k sequences a
 cell on copy, 64k on repeat copy and priority sort, 400k on associative recall (first run at 96k,
 then extended to 240k and 400k: the runner trains a finished cell on to a larger budget and keeps
-each earlier result as ``final-stepN.json``); the models of a task get the same budget; the
-feed-forward NTM trains as the paper (``mneme.models.recipes.NTM_PAPER_TRAINING``: epochs of 1000
-updates at batch 1), 100k sequences: a quarter of the others' sequences, four times their 25k
-updates, about the same CPU time; it has the recipe's gradient clip inside the addressing
-recurrence (``mneme.models.recipes.NTM_WEIGHTING_GRAD_CLIP``); cells stop at 0.01 bits. Repeat copy
-runs twice: batches of mixed lengths and repeats padded to the longest (at 64k sequences the NTM
-was stuck near 78 bits), and ``/same-length`` batches, one length and repeat count a batch (the
+each earlier result as ``final-stepN.json``); the models of a task get the same budget, except
+that on associative recall both NTMs train as the paper
+(``mneme.models.recipes.NTM_PAPER_TRAINING``: epochs of 1000 updates at batch 1), 100k sequences:
+a quarter of the others' sequences, four times their 25k updates, about the same CPU time. The
+feed-forward NTM has the recipe's gradient clip inside the addressing recurrence
+(``mneme.models.recipes.NTM_WEIGHTING_GRAD_CLIP``); cells stop at 0.01 bits. Repeat copy runs
+twice: batches of mixed lengths and repeats padded to the longest (at 64k sequences the NTM was
+stuck near 78 bits), and ``/same-length`` batches, one length and repeat count a batch (the
 paper's batch of 1 has one per update; a probe had the NTM at 3.4 bits after 40k)."""
 
 BABI_EPOCHS = 4
