@@ -47,7 +47,8 @@ def _has_model(model_name: str, task_name: str) -> bool:
 def algorithmic_cells(plan: Sequence[tuple[str, str, int, int]]) -> list[Cell]:
     """NTM (LSTM and feedforward controllers) and LSTM cells on the NTM paper's tasks (Graves et
     al. 2014, section 4) with the recipe's training (RMSProp, momentum 0.9, elementwise clipping
-    at 10, batch 16, ten times the paper's learning rates) and the paper's network sizes
+    at 10, batch 16, ten times the paper's learning rates; the NTM on associative recall exactly
+    the paper's, ``mneme.models.recipes.NTM_PAPER_TRAINING``) and the paper's network sizes
     (``mneme.models.recipes.NTM_PAPER_SIZES``; Table 3 for the LSTM), except the repeat-copy
     LSTM: 3 x 256 units instead of 3 x 512 (a step costs 4x less on a CPU).
 
