@@ -28,9 +28,12 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
         assert (cell.train.epochs, cell.train.epoch_steps, cell.train.batch_size) == (60, 100, 16)
         assert cell.train.early_stop == 0.01 and cell.train.optimizer == "rmsprop"
     assert dnc.train.repeats == ntm.train.repeats == 3
-    for task in ("repeat-copy", "priority-sort"):  # one budget a task
-        budgets = {by_key[f"{g}-{task}"].train.epochs for g in ("dnc", "ntm-lstm", "lstm")}
-        assert len(budgets) == 1
+    budgets = {by_key[f"{g}-priority-sort"].train.epochs for g in ("dnc", "ntm-lstm", "lstm")}
+    assert budgets == {40}  # one budget a task
+    repeat = {g: by_key[f"{g}-repeat-copy"].train for g in ("dnc", "ntm-lstm", "lstm")}
+    assert {repeat[g].epochs * repeat[g].epoch_steps * 16 for g in ("dnc", "lstm")} == {64_000}
+    assert (repeat["ntm-lstm"].batch_size, repeat["ntm-lstm"].repeats) == (1, 3)  # the paper's
+    assert repeat["ntm-lstm"].epochs * repeat["ntm-lstm"].epoch_steps == 100_000
     recall = [by_key[f"{g}-associative-recall"].train for g in ("dnc", "lstm")]
     assert {t.epochs * t.epoch_steps * t.batch_size for t in recall} == {400_000}
     assert by_key["dnc-associative-recall"].train.epochs == 250
@@ -53,7 +56,8 @@ def test_same_length_repeat_copy_cells_beside_the_mixed_ones() -> None:
     from mneme.errors import UserError
 
     cells = {c.key: c for c in SUITES["dnc"].build(None)}
-    for group in ("ntm-lstm", "lstm", "dnc"):
+    assert "ntm-lstm-repeat-copy-same-length" not in cells  # at batch 1 the two are one
+    for group in ("lstm", "dnc"):
         same, mixed = cells[f"{group}-repeat-copy-same-length"], cells[f"{group}-repeat-copy"]
         assert same.task.same_length_batches and not mixed.task.same_length_batches
         assert same.task_name == mixed.task_name == "repeat-copy"
@@ -62,6 +66,11 @@ def test_same_length_repeat_copy_cells_beside_the_mixed_ones() -> None:
         names = {column_name(c, task_info(c), siblings) for c in siblings}
         assert names == {"repeat-copy same_length_batches=True",
                          "repeat-copy same_length_batches=False"}
+    # one setting, one row: the NTM's only repeat-copy cell is named as the others' mixed ones
+    ntm = cells["ntm-lstm-repeat-copy"]
+    assert column_name(ntm, task_info(ntm), list(cells.values())) == (
+        "repeat-copy same_length_batches=False")
+    assert column_name(ntm, task_info(ntm), [ntm]) == "repeat-copy"
     with pytest.raises(UserError, match="no variant 'same-length'"):
         algorithmic_cells([("priority-sort/same-length", "lstm", 1, 1)])
     with pytest.raises(UserError, match="no variant 'sorted'"):

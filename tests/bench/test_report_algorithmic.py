@@ -102,13 +102,16 @@ def test_algorithmic_suite_cells():
     assert {c.model.num_layers for c in lstm.values()} == {3}
     assert type(lstm["copy"].model) is model_entry("lstm", "copy").config
     for cell in cells:
-        paper = cell.key in ("ntm-ff-associative-recall", "ntm-lstm-associative-recall")
+        paper = cell.key in ("ntm-ff-associative-recall", "ntm-lstm-associative-recall",
+                             "ntm-lstm-repeat-copy")
         assert cell.train.optimizer == ("rmsprop-graves" if paper else "rmsprop")
         assert cell.train.early_stop == 0.01
         assert not cell.train.progress and cell.train.epochs <= 250
         sequences = cell.train.epochs * cell.train.epoch_steps * cell.train.batch_size
         if cell.task_name == "associative-recall" and cell.group != "lstm":
             assert sequences == 150_000  # both controllers, at batch 1
+        if cell.key == "ntm-lstm-repeat-copy":
+            assert (cell.train.batch_size, sequences) == (1, 200_000)
     ntm = [c for c in cells if c.model_name == "ntm"]  # the ntm core is registered
     assert {c.model.controller for c in ntm} == {"lstm", "feedforward"}
     copy = next(c for c in ntm if c.key == "ntm-lstm-copy")

@@ -169,8 +169,14 @@ def test_paper_training_is_section_4_6_at_batch_1():
     assert train.epochs * train.epoch_steps == PAPER_BUDGET_SEQUENCES["associative-recall"]
     assert paper_training("priority-sort").lr == PAPER_LR["ntm"]["priority-sort"] == 3e-5
     assert paper_training("copy", "lstm").lr == 3e-5
-    assert {("associative-recall", "feedforward"), ("associative-recall", "lstm")} == (
-        NTM_PAPER_TRAINING)
+    assert {("associative-recall", "feedforward"), ("associative-recall", "lstm"),
+            ("repeat-copy", "lstm")} == NTM_PAPER_TRAINING
+    _, repeat_train = recipe("repeat-copy", "ntm", None, _config("ntm", "repeat-copy"))
+    assert repeat_train == paper_training("repeat-copy")  # 500 epochs of 1000 updates
+    assert repeat_train.epochs * repeat_train.epoch_steps == 500_000
+    _, repeat_ff = recipe("repeat-copy", "ntm", None,
+                          _config("ntm", "repeat-copy", controller="feedforward"))
+    assert repeat_ff == algorithmic_recipe("repeat-copy", "ntm")  # not measured at batch 1
     _, copy_train = recipe("copy", "ntm", None, _config("ntm", "copy"))
     assert copy_train == algorithmic_recipe("copy", "ntm")  # the other tasks: batch 16
     train.validate()

@@ -54,30 +54,33 @@ def task_info(cell: Cell, summary: dict[str, Any] | None = None) -> TaskInfo:
     return _INFOS[key]
 
 
-def _differing(cells: Sequence[Cell]) -> dict[str, list[str]]:
-    """Per cell key: ``field=value`` of the task and model config fields that differ between
-    the cells of one group and task."""
+def _differing(cells: Sequence[Cell], part: str) -> dict[str, list[str]]:
+    """Per cell key: ``field=value`` of the ``part`` (task or model) config fields that differ
+    between ``cells``."""
     out: dict[str, list[str]] = {c.key: [] for c in cells}
-    for part in ("task", "model"):
-        configs = [getattr(c, part) for c in cells]
-        if len(configs) < 2 or not all(dataclasses.is_dataclass(x) for x in configs):
-            continue
-        for f in dataclasses.fields(configs[0]):
-            values = [getattr(x, f.name, None) for x in configs]
-            if f.name != "data_dir" and len({repr(v) for v in values}) > 1:
-                for cell, value in zip(cells, values):
-                    out[cell.key].append(f"{f.name}={value}")
+    configs = [getattr(c, part) for c in cells]
+    if len(configs) < 2 or not all(dataclasses.is_dataclass(x) for x in configs):
+        return out
+    for f in dataclasses.fields(configs[0]):
+        values = [getattr(x, f.name, None) for x in configs]
+        if f.name != "data_dir" and len({repr(v) for v in values}) > 1:
+            for cell, value in zip(cells, values):
+                out[cell.key].append(f"{f.name}={value}")
     return out
 
 
 def column_name(cell: Cell, info: TaskInfo, siblings: Sequence[Cell] = ()) -> str:
     """The task setting a cell reports under: the family hook's name, else the task's name plus
-    the config fields that tell it from ``siblings`` (the same group's cells of that task)."""
+    the fields that tell it from ``siblings``: the task config's among every cell of that task
+    (one setting is one row whichever groups ran it), the model config's among the same
+    group's."""
     hooks = _hooks(info.family)
     if hooks is not None and hooks.column is not None:
         return hooks.column(cell)
-    same = [c for c in siblings if c.task_name == cell.task_name and c.group == cell.group]
-    extra = _differing(same or [cell]).get(cell.key, [])
+    task = [c for c in siblings if c.task_name == cell.task_name] or [cell]
+    model = [c for c in task if c.group == cell.group] or [cell]
+    extra = [*_differing(task, "task").get(cell.key, []),
+             *_differing(model, "model").get(cell.key, [])]
     return " ".join([cell.task_name, *extra])
 
 

@@ -262,7 +262,8 @@ SUITES: dict[str, Suite] = {
         "NTM algorithmic tasks (Graves et al. 2014, section 4): copy, repeat copy, associative "
         "recall, priority sort; NTM with LSTM and feedforward controllers and the 3-layer LSTM, "
         "RMSProp (momentum 0.9, clip 10, 10x the paper's learning rates), batch 16 (the NTM on "
-        "associative recall as the paper: batch 1, Graves's RMSProp), up to 96k-400k "
+        "associative recall and the LSTM-controller NTM on repeat copy as the paper: batch 1, "
+        "Graves's RMSProp), up to 96k-400k "
         "sequences a cell (3 seeds for NTM-LSTM copy, 1 elsewhere), stopping at 0.01 "
         "validation bits per sequence; several CPU-hours",
         lambda data_dir: algorithmic_cells(ALGORITHMIC_PLAN),
