@@ -7,7 +7,8 @@ paper's Figure 6 shows them for the copy task. Models without weightings (the LS
 the first three panels.
 
 ``plot_algorithmic_run`` draws a few test sequences and, for copy, the longest generalisation
-sequence (the paper's Figure 6 uses a long one to show the heads sweep the memory).
+sequence (the paper's Figure 6 uses a long one to show the heads sweep the memory); for priority
+sort, the paper's Figure 17 (``mneme.viz.priority_sort``).
 """
 
 from __future__ import annotations
@@ -132,8 +133,10 @@ def _sequence_panels(task: Any, batch: Any, logits: Tensor, trace: Any, index: i
 
 def plot_algorithmic_run(task: Any, model: Any, out_dir: Path, *, examples: int = 3,
                          title: str = "") -> list[Path]:
-    """Draw ``examples`` test sequences (``{out_dir}/sequence-{i}.png``) and, for copy, the
-    longest generalisation sequence (``{out_dir}/generalisation-len{L}.png``).
+    """Draw ``examples`` test sequences (``{out_dir}/sequence-{i}.png``), for copy the longest
+    generalisation sequence (``{out_dir}/generalisation-len{L}.png``), and for priority sort
+    where the model writes (``{out_dir}/priority-sort-writes.png`` and ``.json``,
+    ``mneme.viz.priority_sort``).
 
     Args:
         task: an algorithmic task (``mneme.tasks.algorithmic``).
@@ -173,6 +176,11 @@ def plot_algorithmic_run(task: Any, model: Any, out_dir: Path, *, examples: int 
             panels = _sequence_panels(task, one, out.logits, out.trace, 0)
             written.append(plot_panels(panels, f"{title}: generalisation, length "
                                                f"{group[3:]} ({wrong} wrong bits)", path))
+    if task.name == "priority-sort":
+        from mneme.viz.priority_sort import plot_priority_sort
+
+        written += plot_priority_sort(task, model, out_dir / "priority-sort-writes.png",
+                                      title=title)
     return written
 
 

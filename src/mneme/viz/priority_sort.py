@@ -1,0 +1,197 @@
+"""Where a memory model writes on priority sort: the NTM paper's Figures 16-17 (Graves et al.
+2014, section 4.5).
+
+The paper's hypothesis (Figure 16): the NTM writes each input vector to a location set by its
+priority, then reads the locations in order. Its Figure 17 tests it: the write locations
+predicted by a linear function of the priorities, fitted to the observed ones, beside the
+observed write weightings and the read weightings.
+
+``write_location_fits`` measures it per write head over many test sequences (the location of a
+write is the weighting's mean location, on the memory cut open at its least-written slot: the
+NTM's shifts wrap around, so a band of written slots may straddle slot 0); ``plot_priority_sort``
+draws the paper's three panels for one sequence and the fit over all of them, and writes the fits
+as JSON beside the figure.
+
+Legend: B sequences, n input vectors, H write heads, N memory locations.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mneme.viz.figure import save_figure
+
+__all__ = ["WriteFit", "plot_priority_sort", "write_location_fits"]
+
+
+@dataclass(frozen=True)
+class WriteFit:
+    """A least-squares line ``location = slope * priority + intercept`` for one write head.
+
+    Attributes:
+        head: the write head.
+        slope: locations per unit of priority (priorities lie in [-1, 1]).
+        intercept: the location at priority 0, on the cut memory (``cut`` is location 0).
+        r2: the fraction of the locations' variance the line explains (1: writes placed by
+            priority alone; near 0: unrelated).
+        cut: the least-written slot, where the circular memory is cut open.
+        focus: the mean largest weight of a write (1: one slot; 1/N: spread evenly).
+    """
+
+    head: int
+    slope: float
+    intercept: float
+    r2: float
+    cut: int
+    focus: float
+
+
+def _locations(weightings: Tensor) -> tuple[Tensor, int]:
+    """``(B, n)`` mean write location of ``weightings`` ``(B, n, N)`` on the memory cut open at
+    its least-written slot, and that slot."""
+    cut = int(weightings.sum((0, 1)).argmin())
+    cut_open = torch.roll(weightings, -cut, dims=-1)
+    slots = torch.arange(weightings.shape[-1], dtype=weightings.dtype)
+    return (cut_open * slots).sum(-1) / cut_open.sum(-1).clamp_min(1e-12), cut
+
+
+def write_location_fits(priorities: Tensor, write_weightings: Tensor,
+                        mask: Tensor | None = None) -> list[WriteFit]:
+    """Fit each write head's locations during the input phase to the priorities.
+
+    Args:
+        priorities: ``(B, n)`` each input vector's priority.
+        write_weightings: ``(B, n, H, N)`` or ``(B, n, N)`` (one head) the write weightings at
+            the input steps.
+        mask: ``(B, n)`` bool, the writes to fit (e.g. of the vectors the task outputs); all
+            when None. The cut is found from every write.
+
+    Returns:
+        One ``WriteFit`` per head, in head order.
+
+    Raises:
+        ValueError: the shapes disagree, or fewer than two writes to fit.
+    """
+    weights = write_weightings.detach().double()
+    if weights.dim() == 3:
+        weights = weights.unsqueeze(2)
+    if weights.dim() != 4 or weights.shape[:2] != priorities.shape:
+        raise ValueError(f"write_weightings {tuple(write_weightings.shape)} must be (B, n, H, N) "
+                         f"with (B, n) = priorities' {tuple(priorities.shape)}")
+    keep = torch.ones(priorities.shape, dtype=torch.bool) if mask is None else mask.bool()
+    if keep.shape != priorities.shape or int(keep.sum()) < 2:
+        raise ValueError("a line needs at least two writes (and mask, if given, priorities' "
+                         "shape)")
+    x = priorities.detach().double()[keep]
+    design = torch.stack([x, torch.ones_like(x)], 1)
+    fits = []
+    for head in range(weights.shape[2]):
+        locations, cut = _locations(weights[:, :, head])
+        y = locations[keep]
+        slope, intercept = torch.linalg.lstsq(design, y[:, None]).solution.flatten().tolist()
+        residual = float(((y - design @ torch.tensor([slope, intercept],
+                                                     dtype=torch.float64)) ** 2).sum())
+        spread = float(((y - y.mean()) ** 2).sum())
+        fits.append(WriteFit(head, slope, intercept, 1.0 - residual / spread if spread else 0.0,
+                             cut, float(weights[:, :, head][keep].max(-1).values.mean())))
+    return fits
+
+
+def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 100,
+                       title: str = "") -> list[Path]:
+    """Draw the paper's Figure 17 for ``model`` on ``task``'s test set and write the fits.
+
+    Top, for the first test sequence and the write head whose locations the priorities explain
+    best (highest R^2 over the vectors the task outputs): the write locations the fitted line
+    predicts, the observed write weighting over the input steps, and the most focused read
+    head's weighting over the output steps. Bottom: location against priority for every write
+    of ``sequences`` test sequences (the vectors left out of the output in grey), with the line.
+    ``path`` with ``.json`` gets every head's ``WriteFit`` over all writes (``fits``, as the
+    paper fits) and over the output vectors' (``fits_output``).
+
+    Returns:
+        The written paths (PNG and JSON); none when the model traces no write weightings.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = task.config.num_inputs
+    batch = next(iter(task.eval_batches("test", sequences)))
+    inputs = batch.inputs[:sequences]
+    with torch.no_grad():
+        trace = model(inputs, trace=True).trace
+    writes = getattr(trace, "write_weightings", None)
+    if writes is None:
+        return []
+    writes = (writes if writes.dim() == 4 else writes.unsqueeze(2))[:, :n].detach().cpu()
+    priorities = inputs[:, :n, task.config.width].cpu()
+    output = torch.zeros(priorities.shape, dtype=torch.bool)
+    top = priorities.argsort(dim=1, descending=True)[:, :task.config.num_outputs]
+    output.scatter_(1, top, True)  # the vectors the task outputs
+    fits = write_location_fits(priorities, writes)
+    fits_output = write_location_fits(priorities, writes, output)
+    best = max(fits_output, key=lambda f: f.r2)
+    locations, _ = _locations(writes[:, :, best.head].double())
+
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
+    slots = writes.shape[-1]
+    observed = torch.roll(writes[0, :, best.head], -best.cut, dims=-1).T.float()
+    predicted = torch.zeros(slots, n)
+    spots = (best.slope * priorities[0] + best.intercept).round().long().clamp(0, slots - 1)
+    predicted[spots, torch.arange(n)] = 1.0
+    reads = getattr(trace, "read_weightings", None)
+    images = [(axes[0, 0], predicted, "write locations predicted by the line", "input step"),
+              (axes[0, 1], observed, f"write weighting, head {best.head}", "input step")]
+    if reads is not None:
+        after = (reads if reads.dim() == 4 else reads.unsqueeze(2))[0, n + 1:].detach().cpu()
+        head = int(after.max(-1).values.mean(0).argmax())
+        images.append((axes[0, 2], torch.roll(after[:, head], -best.cut, dims=-1).T.float(),
+                       f"read weighting, head {head}", "output step"))
+    else:
+        axes[0, 2].axis("off")
+    used = torch.cat([image for _, image, _, _ in images], 1)
+    rows = (used > 0.05 * float(used.max())).any(1).nonzero().flatten()
+    low, high = max(0, int(rows.min()) - 2), min(slots, int(rows.max()) + 3)
+    for ax, image, name, xlabel in images:
+        ax.imshow(image[low:high].numpy(), aspect="auto", cmap="gray_r", vmin=0, vmax=1,
+                  extent=(-0.5, image.shape[1] - 0.5, high - 0.5, low - 0.5),
+                  interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+    axes[0, 0].set_ylabel(f"location (memory cut at slot {best.cut})", fontsize=8)
+    grid = axes[1, 0].get_gridspec()
+    for ax in axes[1]:
+        ax.remove()
+    scatter = fig.add_subplot(grid[1, :])
+    for chosen, colour, label in ((output, "C0", "output vectors"), (~output, "0.6", "left out")):
+        scatter.scatter(priorities[chosen].numpy(), locations[chosen].numpy(), s=4, alpha=0.4,
+                        color=colour, label=label)
+    line = torch.tensor([-1.0, 1.0])
+    scatter.plot(line.numpy(), (best.slope * line + best.intercept).numpy(), color="C3",
+                 label=f"head {best.head}: location = {best.slope:.1f} x priority + "
+                       f"{best.intercept:.1f}, R^2 = {best.r2:.2f} (output vectors)")
+    scatter.set_xlabel("priority", fontsize=8)
+    scatter.set_ylabel("mean write location", fontsize=8)
+    scatter.set_title(f"every write of {priorities.shape[0]} test sequences; R^2 per head, all "
+                      "writes / output vectors': " + ", ".join(
+                          f"{a.r2:.2f} / {b.r2:.2f}" for a, b in zip(fits, fits_output)),
+                      fontsize=9)
+    scatter.legend(fontsize=8)
+    fig.suptitle(f"{title}: where the model writes on priority sort (Graves et al. 2014, "
+                 "Fig. 17)", fontsize=10)
+    fig.tight_layout()
+    written = [save_figure(fig, path, dpi=90)]
+    summary = path.with_suffix(".json")
+    summary.write_text(json.dumps({"sequences": int(priorities.shape[0]),
+                                   "fits": [asdict(f) for f in fits],
+                                   "fits_output": [asdict(f) for f in fits_output]},
+                                  indent=2) + "\n")
+    return [*written, summary]

@@ -1,0 +1,95 @@
+"""Where a model writes on priority sort (the NTM paper's Figure 17): the per-head line fit and
+the figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mneme import registry
+from mneme.models.build import build_model, composed_config
+from mneme.viz.priority_sort import plot_priority_sort, write_location_fits
+
+N = 32
+
+
+def _one_hot(locations: torch.Tensor) -> torch.Tensor:
+    """``(B, n, N)`` weightings putting all weight on ``locations`` ``(B, n)`` (mod N)."""
+    return torch.nn.functional.one_hot(locations.long() % N, N).double()
+
+
+def test_writes_placed_by_priority_fit_a_line_exactly() -> None:
+    priorities = torch.tensor([[-1.0, -0.5, 0.0, 0.5, 1.0], [0.25, -0.75, 0.75, -0.25, 0.0]])
+    placed = _one_hot(8 * priorities + 12)  # slots 4..20, slope 8
+    constant = _one_hot(torch.full_like(priorities, 3))
+    shuffled = _one_hot(torch.tensor([[9, 2, 17, 5, 11], [3, 14, 6, 19, 1]]))
+    fits = write_location_fits(priorities, torch.stack([placed, constant, shuffled], 2))
+    assert [f.head for f in fits] == [0, 1, 2]
+    # cut at the first never-written slot (0): locations are the slots themselves
+    assert fits[0].slope == pytest.approx(8.0) and fits[0].intercept == pytest.approx(12.0)
+    assert fits[0].r2 == pytest.approx(1.0) and fits[0].focus == pytest.approx(1.0)
+    assert fits[1].slope == pytest.approx(0.0, abs=1e-9) and fits[1].r2 == 0.0  # no spread
+    # hand-computed: the least-squares line through (p, slot) of the shuffled head explains
+    # 1 - SS_res / SS_tot of the slots' variance
+    x, y = priorities.flatten().double(), torch.tensor([9, 2, 17, 5, 11, 3, 14, 6, 19, 1.0],
+                                                      dtype=torch.float64)
+    slope = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+    r2 = slope ** 2 * float(((x - x.mean()) ** 2).sum()) / float(((y - y.mean()) ** 2).sum())
+    assert fits[2].slope == pytest.approx(slope) and fits[2].r2 == pytest.approx(r2)
+
+
+def test_a_band_across_slot_0_is_cut_open_at_the_least_written_slot() -> None:
+    """The NTM's shifts wrap around: writes at slots 28..35 mod 32 are one band, not two."""
+    priorities = torch.linspace(-1, 1, 9).unsqueeze(0)
+    fits = write_location_fits(priorities, _one_hot(28 + 4 * (priorities + 1)))
+    assert fits[0].r2 == pytest.approx(1.0) and fits[0].slope == pytest.approx(4.0)
+    # slots 28..31 and 0..4 written: the cut is the first unwritten slot, 5, and slot 28 is
+    # location 23 on the cut memory (at priority -1), so the line crosses 0 at 23 + 4
+    assert fits[0].cut == 5 and fits[0].intercept == pytest.approx(27.0)
+
+
+def test_the_mask_fits_only_the_chosen_writes_and_soft_weightings_use_their_mean() -> None:
+    priorities = torch.tensor([[-1.0, 0.0, 1.0, -0.9]])
+    slots = torch.tensor([[2.0, 6.0, 10.0, 25.0]])  # the last write is dumped far away
+    weights = _one_hot(slots)
+    weights[0, 1] = 0.0
+    weights[0, 1, 5] = weights[0, 1, 7] = 0.5  # mean location 6
+    everything, = write_location_fits(priorities, weights)
+    chosen, = write_location_fits(priorities, weights, torch.tensor([[True, True, True, False]]))
+    assert chosen.r2 == pytest.approx(1.0) and chosen.slope == pytest.approx(4.0)
+    assert everything.r2 < 0.5
+    assert chosen.focus == pytest.approx((1 + 0.5 + 1) / 3)
+
+
+def test_bad_shapes_are_refused() -> None:
+    with pytest.raises(ValueError, match="must be"):
+        write_location_fits(torch.zeros(2, 5), torch.zeros(2, 4, 1, N))
+    with pytest.raises(ValueError, match="two writes"):
+        write_location_fits(torch.zeros(1, 1), torch.ones(1, 1, 1, N))
+
+
+def test_the_figure_and_fits_of_an_ntm_and_nothing_for_an_lstm(tmp_path: Path) -> None:
+    from mneme.tasks.algorithmic import PrioritySortConfig, PrioritySortTask
+
+    task = PrioritySortTask(PrioritySortConfig(num_inputs=6, num_outputs=4, valid_size=4,
+                                               test_size=8))
+    torch.manual_seed(0)
+    ntm = build_model("ntm", composed_config(registry.core_entry("ntm"))(
+        memory_size=16, word_size=4, controller_size=8, write_heads=2), task).eval()
+    paths = plot_priority_sort(task, ntm, tmp_path / "writes.png", sequences=8, title="ntm")
+    assert [p.name for p in paths] == ["writes.png", "writes.json"]
+    assert (tmp_path / "writes.svg").is_file()
+    stored = json.loads(paths[1].read_text())
+    assert stored["sequences"] == 8 and len(stored["fits"]) == len(stored["fits_output"]) == 2
+    assert all(0.0 <= f["r2"] <= 1.0 for f in stored["fits"])
+    from mneme.viz.ntm import plot_algorithmic_run  # what ``mneme plot`` draws for the task
+
+    drawn = plot_algorithmic_run(task, ntm, tmp_path / "plots", examples=1, title="ntm")
+    assert [p.name for p in drawn] == ["sequence-0.png", "priority-sort-writes.png",
+                                       "priority-sort-writes.json"]
+    lstm = build_model("lstm", composed_config(registry.core_entry("lstm"))(hidden_size=8),
+                       task).eval()
+    assert plot_priority_sort(task, lstm, tmp_path / "lstm.png", sequences=8) == []
