@@ -189,11 +189,19 @@ def algorithmic_recipe(task_name: str, model_name: str) -> TrainConfig:
     sequence. Measured (one seed, loaded 2-core machine): NTM copy 1-20 at 1e-3 reached 0 bits
     after 1300 steps; the 3 x 256 LSTM 8.1 bits after 1500 steps at 3e-4 (chance: ~42).
     """
-    batch, steps = 16, 100
+    return _section_4_6(task_name, model_name, batch=16, steps=100, optimizer="rmsprop",
+                        lr_scale=10)
+
+
+def _section_4_6(task_name: str, model_name: str, *, batch: int, steps: int, optimizer: str,
+                 lr_scale: float) -> TrainConfig:
+    """The paper's section 4.6 at ``batch``: momentum 0.9, element clipping at 10, ``lr_scale``
+    times ``PAPER_LR``, epochs of ``steps`` up to ``PAPER_BUDGET_SEQUENCES``, early stop at 0.01
+    bits."""
     paper = PAPER_LR["lstm" if model_name == "lstm" else "ntm"].get(task_name, 1e-4)
-    lr = round(10 * paper, 12)  # 3e-4, not 3.0000000000000003e-4, in config.json
+    lr = round(lr_scale * paper, 12)  # 3e-4, not 3.0000000000000003e-4, in config.json
     epochs = max(1, PAPER_BUDGET_SEQUENCES.get(task_name, 1_000_000) // (batch * steps))
-    return TrainConfig(epochs=epochs, epoch_steps=steps, batch_size=batch, optimizer="rmsprop",
+    return TrainConfig(epochs=epochs, epoch_steps=steps, batch_size=batch, optimizer=optimizer,
                        lr=lr, momentum=0.9, lr_schedule="constant", clip_norm=None,
                        clip_value=10.0, early_stop=0.01, eval_batch_size=500)
 
@@ -216,12 +224,8 @@ def paper_training(task_name: str, model_name: str = "ntm") -> TrainConfig:
     RMSProp (``rmsprop-graves``: centred, decay 0.95) with momentum 0.9, every gradient component
     clipped to (-10, 10); epochs of 1000 updates up to ``PAPER_BUDGET_SEQUENCES``, stopping at
     0.01 validation bits per sequence."""
-    steps = 1000
-    lr = PAPER_LR["lstm" if model_name == "lstm" else "ntm"].get(task_name, 1e-4)
-    epochs = max(1, PAPER_BUDGET_SEQUENCES.get(task_name, 1_000_000) // steps)
-    return TrainConfig(epochs=epochs, epoch_steps=steps, batch_size=1, optimizer="rmsprop-graves",
-                       lr=lr, momentum=0.9, lr_schedule="constant", clip_norm=None,
-                       clip_value=10.0, early_stop=0.01, eval_batch_size=500)
+    return _section_4_6(task_name, model_name, batch=1, steps=1000, optimizer="rmsprop-graves",
+                        lr_scale=1)
 
 
 def _ntm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
