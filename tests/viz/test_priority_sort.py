@@ -11,7 +11,13 @@ import torch
 
 from mneme import registry
 from mneme.models.build import build_model, composed_config
-from mneme.viz.priority_sort import plot_priority_sort, write_location_fits
+from mneme.viz.priority_sort import (
+    FOCUSED,
+    WriteFit,
+    drawn_head,
+    plot_priority_sort,
+    write_location_fits,
+)
 
 N = 32
 
@@ -31,6 +37,8 @@ def test_writes_placed_by_priority_fit_a_line_exactly() -> None:
     # cut at the first never-written slot (0): locations are the slots themselves
     assert fits[0].slope == pytest.approx(8.0) and fits[0].intercept == pytest.approx(12.0)
     assert fits[0].r2 == pytest.approx(1.0) and fits[0].focus == pytest.approx(1.0)
+    assert (fits[0].robust_slope, fits[0].robust_intercept, fits[0].within) == pytest.approx(
+        (8.0, 12.0, 1.0))
     assert fits[1].slope == pytest.approx(0.0, abs=1e-9) and fits[1].r2 == 0.0  # no spread
     # hand-computed: the least-squares line through (p, slot) of the shuffled head explains
     # 1 - SS_res / SS_tot of the slots' variance
@@ -61,7 +69,21 @@ def test_the_mask_fits_only_the_chosen_writes_and_soft_weightings_use_their_mean
     chosen, = write_location_fits(priorities, weights, torch.tensor([[True, True, True, False]]))
     assert chosen.r2 == pytest.approx(1.0) and chosen.slope == pytest.approx(4.0)
     assert everything.r2 < 0.5
+    # hand-computed Theil-Sen: pairwise slopes -21.1, -7.9, 4, 4, 4, 230 -> 4; intercepts
+    # 6, 6, 6, 28.6 -> 6; the dumped write is the one off the line
+    assert (everything.robust_slope, everything.robust_intercept) == pytest.approx((4.0, 6.0))
+    assert everything.within == 0.75
     assert chosen.focus == pytest.approx((1 + 0.5 + 1) / 3)
+
+
+def test_the_figure_draws_the_best_placing_head_not_a_diffuse_one() -> None:
+    def fit(head: int, r2: float, focus: float) -> WriteFit:
+        return WriteFit(head, 1.0, 0.0, r2, 0, focus, 1.0, 0.0, 1.0)
+
+    diffuse, placing, better = fit(0, 0.9, FOCUSED / 2), fit(1, 0.4, 0.7), fit(2, 0.6, FOCUSED)
+    assert drawn_head([diffuse, placing, better]) == better
+    assert drawn_head([diffuse, placing]) == placing
+    assert drawn_head([diffuse, fit(1, 0.2, 0.01)]) == diffuse  # none places: the best R^2
 
 
 def test_bad_shapes_are_refused() -> None:

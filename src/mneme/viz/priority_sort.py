@@ -8,9 +8,10 @@ observed write weightings and the read weightings.
 
 ``write_location_fits`` measures it per write head over many test sequences (the location of a
 write is the weighting's mean location, on the memory cut open at its least-written slot: the
-NTM's shifts wrap around, so a band of written slots may straddle slot 0); ``plot_priority_sort``
-draws the paper's three panels for one sequence and the fit over all of them, and writes the fits
-as JSON beside the figure.
+NTM's shifts wrap around, so a band of written slots may straddle slot 0), with a least-squares
+line (the paper's fit) and a Theil-Sen line (robust to the few writes a model dumps far from the
+rest, e.g. the vectors it will leave out); ``plot_priority_sort`` draws the paper's three panels
+for one sequence and the fit over all of them, and writes the fits as JSON beside the figure.
 
 Legend: B sequences, n input vectors, H write heads, N memory locations.
 """
@@ -27,7 +28,14 @@ from torch import Tensor
 
 from mneme.viz.figure import save_figure
 
-__all__ = ["WriteFit", "plot_priority_sort", "write_location_fits"]
+__all__ = ["FOCUSED", "TOLERANCE", "WriteFit", "drawn_head", "plot_priority_sort",
+           "write_location_fits"]
+
+FOCUSED = 0.25
+"""The least ``WriteFit.focus`` of a head the figure draws: a quarter of a write's weight on
+one slot (an unfocused head's mean location moves little whatever its weighting does)."""
+TOLERANCE = 2.0
+"""Slots from the Theil-Sen line within which a write counts as on it (``WriteFit.within``)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,10 @@ class WriteFit:
             priority alone; near 0: unrelated).
         cut: the least-written slot, where the circular memory is cut open.
         focus: the mean largest weight of a write (1: one slot; 1/N: spread evenly).
+        robust_slope, robust_intercept: the Theil-Sen line (Sen 1968: the median of the
+            pairwise slopes), which a few writes dumped far away do not pull as they pull the
+            least-squares line.
+        within: the fraction of the writes within ``TOLERANCE`` slots of the Theil-Sen line.
     """
 
     head: int
@@ -50,6 +62,24 @@ class WriteFit:
     r2: float
     cut: int
     focus: float
+    robust_slope: float
+    robust_intercept: float
+    within: float
+
+
+def _theil_sen(x: Tensor, y: Tensor, limit: int = 2000) -> tuple[float, float]:
+    """The median pairwise slope of the points ``(x, y)`` and the median intercept under it; at
+    most ``limit`` evenly spaced points (the pairs grow as the square)."""
+    if x.numel() > limit:
+        pick = torch.linspace(0, x.numel() - 1, limit).long()
+        x, y = x[pick], y[pick]
+    i, j = torch.triu_indices(x.numel(), x.numel(), 1)
+    dx = x[j] - x[i]
+    valid = dx != 0
+    if not bool(valid.any()):
+        return 0.0, float(y.median())
+    slope = float(((y[j] - y[i])[valid] / dx[valid]).median())
+    return slope, float((y - slope * x).median())
 
 
 def _locations(weightings: Tensor) -> tuple[Tensor, int]:
@@ -98,9 +128,20 @@ def write_location_fits(priorities: Tensor, write_weightings: Tensor,
         residual = float(((y - design @ torch.tensor([slope, intercept],
                                                      dtype=torch.float64)) ** 2).sum())
         spread = float(((y - y.mean()) ** 2).sum())
+        robust_slope, robust_intercept = _theil_sen(x, y)
+        near = (y - robust_slope * x - robust_intercept).abs() <= TOLERANCE
         fits.append(WriteFit(head, slope, intercept, 1.0 - residual / spread if spread else 0.0,
-                             cut, float(weights[:, :, head][keep].max(-1).values.mean())))
+                             cut, float(weights[:, :, head][keep].max(-1).values.mean()),
+                             robust_slope, robust_intercept, float(near.double().mean())))
     return fits
+
+
+def drawn_head(fits: list[WriteFit]) -> WriteFit:
+    """The head whose writes the priorities explain best (highest R^2) among those that place
+    their writes (``focus`` at least ``FOCUSED``; all when none does): a nearly uniform
+    weighting has a mean location that tracks anything a little."""
+    placing = [f for f in fits if f.focus >= FOCUSED] or fits
+    return max(placing, key=lambda f: f.r2)
 
 
 def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 100,
@@ -108,10 +149,11 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     """Draw the paper's Figure 17 for ``model`` on ``task``'s test set and write the fits.
 
     Top, for the first test sequence and the write head whose locations the priorities explain
-    best (highest R^2 over the vectors the task outputs): the write locations the fitted line
-    predicts, the observed write weighting over the input steps, and the most focused read
-    head's weighting over the output steps. Bottom: location against priority for every write
-    of ``sequences`` test sequences (the vectors left out of the output in grey), with the line.
+    best (highest R^2 over the vectors the task outputs, among the heads with ``focus`` at least
+    ``FOCUSED`` when there are any): the write locations its Theil-Sen line predicts, the
+    observed write weighting over the input steps, and the most focused read head's weighting
+    over the output steps. Bottom: location against priority for every write of ``sequences``
+    test sequences (the vectors left out of the output in grey), with both lines.
     ``path`` with ``.json`` gets every head's ``WriteFit`` over all writes (``fits``, as the
     paper fits) and over the output vectors' (``fits_output``).
 
@@ -138,17 +180,19 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     output.scatter_(1, top, True)  # the vectors the task outputs
     fits = write_location_fits(priorities, writes)
     fits_output = write_location_fits(priorities, writes, output)
-    best = max(fits_output, key=lambda f: f.r2)
+    best = drawn_head(fits_output)
     locations, _ = _locations(writes[:, :, best.head].double())
 
     fig, axes = plt.subplots(2, 3, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
     slots = writes.shape[-1]
     observed = torch.roll(writes[0, :, best.head], -best.cut, dims=-1).T.float()
     predicted = torch.zeros(slots, n)
-    spots = (best.slope * priorities[0] + best.intercept).round().long().clamp(0, slots - 1)
+    spots = (best.robust_slope * priorities[0] + best.robust_intercept).round().long()
+    spots = spots.clamp(0, slots - 1)
     predicted[spots, torch.arange(n)] = 1.0
     reads = getattr(trace, "read_weightings", None)
-    images = [(axes[0, 0], predicted, "write locations predicted by the line", "input step"),
+    images = [(axes[0, 0], predicted, "write locations the Theil-Sen line predicts",
+               "input step"),
               (axes[0, 1], observed, f"write weighting, head {best.head}", "input step")]
     if reads is not None:
         after = (reads if reads.dim() == 4 else reads.unsqueeze(2))[0, n + 1:].detach().cpu()
@@ -176,8 +220,13 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
                         color=colour, label=label)
     line = torch.tensor([-1.0, 1.0])
     scatter.plot(line.numpy(), (best.slope * line + best.intercept).numpy(), color="C3",
-                 label=f"head {best.head}: location = {best.slope:.1f} x priority + "
-                       f"{best.intercept:.1f}, R^2 = {best.r2:.2f} (output vectors)")
+                 label=f"head {best.head}, least squares (output vectors): location = "
+                       f"{best.slope:.1f} x priority + {best.intercept:.1f}, R^2 = {best.r2:.2f}")
+    scatter.plot(line.numpy(), (best.robust_slope * line + best.robust_intercept).numpy(),
+                 color="C2", linestyle="--",
+                 label=f"Theil-Sen: {best.robust_slope:.1f} x priority + "
+                       f"{best.robust_intercept:.1f}; {100 * best.within:.0f}% of the writes "
+                       f"within {TOLERANCE:g} slots")
     scatter.set_xlabel("priority", fontsize=8)
     scatter.set_ylabel("mean write location", fontsize=8)
     scatter.set_title(f"every write of {priorities.shape[0]} test sequences; R^2 per head, all "
