@@ -325,7 +325,8 @@ RECIPES: tuple[Recipe, ...] = (
            "section 3.4 (clip 5); Adam 1e-3"),
     Recipe("algorithmic", "ntm", _ntm_algorithmic, "Graves et al. 2014, section 4.6 and "
            "Tables 1-2 (RMSProp, momentum 0.9, clip 10; lr x10 at batch 16; on associative "
-           "recall the paper's batch 1 and Graves's RMSProp)"),
+           "recall, and the LSTM controller on repeat copy, the paper's batch 1 and Graves's "
+           "RMSProp)"),
     Recipe("algorithmic", "lstm", _lstm_algorithmic, "Graves et al. 2014, Table 3 (3-layer "
            "LSTM; RMSProp, momentum 0.9, clip 10; lr x10 at batch 16)"),
     Recipe("algorithmic", "dnc", _dnc_algorithmic, "Graves et al. 2016, Methods; DeepMind's "
