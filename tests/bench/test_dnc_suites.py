@@ -11,7 +11,7 @@ import pytest
 from mneme.bench import runner
 from mneme.bench.dnc_cells import BABI_CPU_MODEL, DNC_PLAN, dnc_babi_cells, dnc_cells
 from mneme.bench.suites import SUITES, Suite
-from mneme.models.recipes import DNC_BABI_SIZES, recipe, recipe_source
+from mneme.models.recipes import DNC_BABI_SIZES, recipe, recipe_source, sort_training
 
 from ..babi_fake import write_fake_babi
 
@@ -28,8 +28,12 @@ def test_dnc_suite_gives_dnc_ntm_and_lstm_their_recipes_at_one_budget() -> None:
         assert (cell.train.epochs, cell.train.epoch_steps, cell.train.batch_size) == (60, 100, 16)
         assert cell.train.early_stop == 0.01 and cell.train.optimizer == "rmsprop"
     assert dnc.train.repeats == ntm.train.repeats == 3
-    budgets = {by_key[f"{g}-priority-sort"].train.epochs for g in ("dnc", "ntm-lstm", "lstm")}
-    assert budgets == {40}  # one budget a task
+    budgets = {by_key[f"{g}-priority-sort"].train.epochs for g in ("dnc", "lstm")}
+    assert budgets == {40}  # one budget a task, but for the NTM's recipe on priority sort
+    sort = by_key["ntm-lstm-priority-sort"]
+    assert sort.train == dataclasses.replace(sort_training(), repeats=3, progress=False)
+    assert sort.train.epochs * sort.train.epoch_steps * sort.train.batch_size == 640_000
+    assert sort.model.memory_init == "learned"
     repeat = {g: by_key[f"{g}-repeat-copy"].train for g in ("dnc", "ntm-lstm", "lstm")}
     assert {repeat[g].epochs * repeat[g].epoch_steps * 16 for g in ("dnc", "lstm")} == {64_000}
     assert (repeat["ntm-lstm"].batch_size, repeat["ntm-lstm"].repeats) == (1, 3)  # the paper's

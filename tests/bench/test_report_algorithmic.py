@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from mneme.bench.report_family import family_section
 from mneme.bench.suites import SUITES, Cell, get_suite
 from mneme.config import TrainConfig
 from mneme.models.build import model_entry
-from mneme.models.recipes import PAPER_LSTM_SIZES
+from mneme.models.recipes import PAPER_LSTM_SIZES, sort_training
 from mneme.tasks.algorithmic import AssociativeRecallConfig, CopyConfig
 
 
@@ -102,11 +103,12 @@ def test_algorithmic_suite_cells():
     assert {c.model.num_layers for c in lstm.values()} == {3}
     assert type(lstm["copy"].model) is model_entry("lstm", "copy").config
     for cell in cells:
-        paper = cell.key in ("ntm-ff-associative-recall", "ntm-lstm-associative-recall",
-                             "ntm-lstm-repeat-copy")
-        assert cell.train.optimizer == ("rmsprop-graves" if paper else "rmsprop")
+        graves = cell.key in ("ntm-ff-associative-recall", "ntm-lstm-associative-recall",
+                              "ntm-lstm-repeat-copy", "ntm-lstm-priority-sort")
+        assert cell.train.optimizer == ("rmsprop-graves" if graves else "rmsprop")
         assert cell.train.early_stop == 0.01
-        assert not cell.train.progress and cell.train.epochs <= 250
+        assert not cell.train.progress
+        assert cell.train.epochs <= (400 if cell.key == "ntm-lstm-priority-sort" else 250)
         sequences = cell.train.epochs * cell.train.epoch_steps * cell.train.batch_size
         if cell.task_name == "associative-recall" and cell.group != "lstm":
             assert sequences == 150_000  # both controllers, at batch 1
@@ -121,5 +123,7 @@ def test_algorithmic_suite_cells():
     assert sort.model.controller == "feedforward" and sort.train.lr == pytest.approx(3e-4)
     lstm_sort = next(c for c in ntm if c.key == "ntm-lstm-priority-sort")  # Table 2
     assert (lstm_sort.model.read_heads, lstm_sort.model.controller_layers) == (5, 2)
+    assert lstm_sort.model.memory_init == "learned"  # its recipe, at the recipe's budget
+    assert lstm_sort.train == dataclasses.replace(sort_training(), progress=False)
     quick = [c for c in SUITES["quick"].build(None) if c.task_name == "copy"]
     assert ("ntm", 5) in [(c.model_name, c.task.max_length) for c in quick]

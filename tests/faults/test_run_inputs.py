@@ -341,3 +341,19 @@ def test_resume_takes_a_new_rate_and_budget_only(tmp_path: Path, cut: Path, caps
     assert lrs[0] == pytest.approx(3e-4) and lrs[1:] == pytest.approx([0.05] * 3)
     config = json.loads((run / "config.json").read_text())["train"]
     assert (config["lr"], config["epochs"]) == (0.05, 4)  # what the rest was trained with
+
+
+def test_annealing_on_resume_equals_annealing_from_the_start(tmp_path: Path) -> None:
+    """A finished run resumed with a step decay from its last epoch trains exactly as a run
+    given that schedule from the start (the earlier epochs' rates agree)."""
+    anneal = ["--train.lr-schedule", "step", "--train.lr-decay", "0.5",
+              "--train.lr-decay-every", "1", "--train.lr-decay-start", "2"]
+    reference = tmp_path / "reference"
+    assert main(fresh(reference, "--train.epochs", "4", *anneal)) == 0
+    run = tmp_path / "run"
+    assert main(fresh(run, "--train.epochs", "2")) == 0
+    assert main(["train", "--resume", str(run), "--train.epochs", "4", *anneal]) == 0
+    assert [r["lr"] for r in records(run)] == pytest.approx([3e-4, 3e-4, 1.5e-4, 7.5e-5])
+    assert_same_run(run, reference)
+    config = json.loads((run / "config.json").read_text())["train"]
+    assert (config["lr_schedule"], config["lr_decay_start"]) == ("step", 2)

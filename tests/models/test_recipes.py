@@ -10,22 +10,20 @@ from mneme import registry
 from mneme.config import TrainConfig
 from mneme.models import recipes
 from mneme.models.build import model_entry
-from mneme.models.recipes import (
-    DEFAULT,
-    DEFAULT_SOURCE,
+from mneme.models.recipes import DEFAULT, DEFAULT_SOURCE, RECIPES, Recipe, recipe, recipe_source
+from mneme.models.recipes_algorithmic import (
     NTM_PAPER_SIZES,
     NTM_PAPER_TRAINING,
+    NTM_SORT_MODEL,
     NTM_WEIGHTING_GRAD_CLIP,
     PAPER_BUDGET_SEQUENCES,
     PAPER_LR,
     PAPER_LSTM_SIZES,
-    RECIPES,
-    Recipe,
     algorithmic_recipe,
     paper_training,
-    recipe,
-    recipe_source,
+    sort_training,
 )
+from mneme.train.session import learning_rate
 
 ALGORITHMIC = ("copy", "repeat-copy", "associative-recall", "priority-sort")
 
@@ -145,6 +143,7 @@ def test_ntm_row_applies_the_paper_sizes_per_controller():
     assert sort_ff.controller == "feedforward"
     assert train == algorithmic_recipe("priority-sort", "ntm")
     assert train.lr == pytest.approx(3e-4)
+    assert sort_ff.memory_init == "constant"  # the learned memory was measured with the LSTM
     sort_lstm, _ = recipe("priority-sort", "ntm", None, _config("ntm", "priority-sort"))
     assert (sort_lstm.read_heads, sort_lstm.write_heads, sort_lstm.controller_layers) == (5, 5, 2)
     assert sort_lstm.controller_size == 100
@@ -179,6 +178,29 @@ def test_paper_training_is_section_4_6_at_batch_1():
     assert repeat_ff == algorithmic_recipe("repeat-copy", "ntm")  # not measured at batch 1
     _, copy_train = recipe("copy", "ntm", None, _config("ntm", "copy"))
     assert copy_train == algorithmic_recipe("copy", "ntm")  # the other tasks: batch 16
+    train.validate()
+
+
+def test_the_algorithmic_recipes_are_still_importable_from_recipes():
+    from mneme.models import recipes_algorithmic
+
+    for name in recipes_algorithmic.__all__:
+        assert getattr(recipes, name) is getattr(recipes_algorithmic, name), name
+
+
+def test_the_lstm_ntm_sorts_with_a_learned_memory_and_an_annealed_rate():
+    config, train = recipe("priority-sort", "ntm", None, _config("ntm", "priority-sort"))
+    assert config.memory_init == NTM_SORT_MODEL["memory_init"] == "learned"
+    assert train == sort_training()
+    assert (train.batch_size, train.epoch_steps, train.optimizer, train.momentum) == (
+        16, 100, "rmsprop-graves", 0.9)
+    assert (train.clip_value, train.early_stop) == (10.0, 0.01)
+    # 1e-3 for 200 epochs (320k sequences), then halved every 50 to 6.25e-5 at 640k
+    schedule = {"base_lr": train.lr, "phase_start": 0}
+    rates = [learning_rate(train, schedule, e) for e in (0, 199, 200, 249, 250, 399)]
+    assert rates == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 6.25e-5])
+    assert train.epochs * train.epoch_steps * train.batch_size == 640_000
+    assert "priority sort" in recipe_source("priority-sort", "ntm")
     train.validate()
 
 

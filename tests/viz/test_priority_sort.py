@@ -13,9 +13,11 @@ from mneme import registry
 from mneme.models.build import build_model, composed_config
 from mneme.viz.priority_sort import (
     FOCUSED,
+    ReadFit,
     WriteFit,
     drawn_head,
     plot_priority_sort,
+    read_order_fits,
     write_location_fits,
 )
 
@@ -86,6 +88,45 @@ def test_the_figure_draws_the_best_placing_head_not_a_diffuse_one() -> None:
     assert drawn_head([diffuse, fit(1, 0.2, 0.01)]) == diffuse  # none places: the best R^2
 
 
+def test_reads_are_scored_against_the_sorted_order_whoever_sorts() -> None:
+    """Inputs written in order to slots 5-8; priorities rank them 1, 3, 0, 2 (slots 6, 8, 5, 7).
+    Head 0 reads the sorted slots; head 1 reads in input order; head 2 reads the sorted slots a
+    step early (its read vector reaches the next step's output); head 3 gets 2 of 4 right.
+    Slot 0, read at the delimiter, was written by no input."""
+    priorities = torch.tensor([[0.1, 0.9, -0.5, 0.3]])
+    writes = _one_hot(torch.tensor([[5, 6, 7, 8]]))  # (1, 4, N): one write head
+    sorted_slots, in_order = [6, 8, 5, 7], [5, 6, 7, 8]
+    reads = torch.stack([_one_hot(torch.tensor([[0, *sorted_slots]])),  # delimiter, 4 outputs
+                         _one_hot(torch.tensor([[0, *in_order]])),
+                         _one_hot(torch.tensor([[*sorted_slots, 0]])),
+                         _one_hot(torch.tensor([[0, 6, 8, 7, 5]]))], 2)
+    fits = read_order_fits(priorities, writes, reads)
+    # head 1 a step early: slots 0, 5, 6, 7 against 6, 8, 5, 7, the last one right
+    assert fits == [ReadFit(0, 0, 1.0, 1.0, 0), ReadFit(1, 1, 0.25, 1.0, 0),
+                    ReadFit(2, 1, 1.0, 1.0, 0), ReadFit(3, 0, 0.5, 1.0, 0)]
+    # the writer is the write head that stored what a head reads: a second head writing the
+    # same vectors more weakly to slots 5-8 and strongly to 20-23
+    two = torch.stack([0.4 * writes + 0.6 * _one_hot(torch.tensor([[20, 21, 22, 23]])),
+                       writes], 2)
+    assert [f.writer for f in read_order_fits(priorities, two, reads)] == [1, 1, 1, 1]
+    assert read_order_fits(priorities, two, reads)[0].fetched == 1.0
+    # a slot belongs to its strongest write: input 0 also writes weakly to slot 6
+    weak = writes.clone()
+    weak[0, 0, 6] = 0.3
+    assert read_order_fits(priorities, weak, reads)[0].fetched == 1.0
+    # an unwritten slot holds no vector, not input 0's: input 0 ranks first here (slot 5)
+    first = torch.tensor([[0.9, 0.1, -0.5, 0.3]])  # ranks 0, 3, 1, 2: slots 5, 8, 6, 7
+    unwritten = _one_hot(torch.tensor([[5, 0, 8, 6, 7]])).unsqueeze(2)
+    assert read_order_fits(first, writes, unwritten)[0].fetched == 0.75
+    soft = reads.clone()
+    soft[..., 0, :] = 0.5 * soft[..., 0, :] + 0.5 / N
+    assert read_order_fits(priorities, writes, soft)[0].focus == pytest.approx(0.5 + 0.5 / N)
+    with pytest.raises(ValueError, match="read_weightings"):
+        read_order_fits(priorities, writes, reads[:, :, :, :5])
+    with pytest.raises(ValueError, match="M <= n"):
+        read_order_fits(priorities, writes, torch.cat([reads, reads], 1))
+
+
 def test_bad_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="must be"):
         write_location_fits(torch.zeros(2, 5), torch.zeros(2, 4, 1, N))
@@ -107,6 +148,10 @@ def test_the_figure_and_fits_of_an_ntm_and_nothing_for_an_lstm(tmp_path: Path) -
     stored = json.loads(paths[1].read_text())
     assert stored["sequences"] == 8 and len(stored["fits"]) == len(stored["fits_output"]) == 2
     assert all(0.0 <= f["r2"] <= 1.0 for f in stored["fits"])
+    assert len(stored["reads"]) == 1 and 0.0 <= stored["reads"][0]["fetched"] <= 1.0
+    # the drawn write head is the one that stored what the read head fetches
+    assert stored["reads"][0]["writer"] == 1
+    assert stored["drawn"] == {"write_head": 1, "read_head": 0}
     from mneme.viz.ntm import plot_algorithmic_run  # what ``mneme plot`` draws for the task
 
     drawn = plot_algorithmic_run(task, ntm, tmp_path / "plots", examples=1, title="ntm")

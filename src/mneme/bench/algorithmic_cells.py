@@ -17,7 +17,7 @@ __all__ = ["ALGORITHMIC_GROUPS", "ALGORITHMIC_PLAN", "algorithmic_cells"]
 ALGORITHMIC_PLAN: tuple[tuple[str, str, int, int], ...] = (
     ("copy", "ntm-lstm", 3, 100), ("associative-recall", "ntm-lstm", 1, 150),
     ("copy", "lstm", 1, 60), ("copy", "ntm-hard", 1, 100),
-    ("repeat-copy", "ntm-lstm", 1, 200), ("priority-sort", "ntm-lstm", 1, 250),
+    ("repeat-copy", "ntm-lstm", 1, 200), ("priority-sort", "ntm-lstm", 1, 400),
     ("copy", "ntm-ff", 1, 100), ("associative-recall", "ntm-ff", 1, 150),
     ("repeat-copy", "ntm-ff", 1, 200), ("priority-sort", "ntm-ff", 1, 250),
     ("associative-recall", "lstm", 1, 60), ("repeat-copy", "lstm", 1, 60),
@@ -25,8 +25,9 @@ ALGORITHMIC_PLAN: tuple[tuple[str, str, int, int], ...] = (
 )
 """Algorithmic cells in priority order: (task, group, seeds, epochs of 100 steps at batch 16,
 i.e. 1600 sequences; the NTM on recall and the LSTM-controller NTM on repeat copy train as the
-paper, epochs of 1000 updates at batch 1: 150k and 200k sequences); every cell stops early at
-0.01 validation bits per sequence (the recipe's).
+paper, epochs of 1000 updates at batch 1: 150k and 200k sequences; the LSTM-controller NTM on
+priority sort its recipe's 640k, ``mneme.models.recipes.sort_training``); every cell stops early
+at 0.01 validation bits per sequence (the recipe's).
 The LSTM baselines get 60 epochs (96k sequences): far fewer than the paper's, enough to show
 whether they generalise beyond the training lengths."""
 ALGORITHMIC_GROUPS: dict[str, tuple[str, dict[str, Any]]] = {

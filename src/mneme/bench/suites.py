@@ -263,7 +263,8 @@ SUITES: dict[str, Suite] = {
         "recall, priority sort; NTM with LSTM and feedforward controllers and the 3-layer LSTM, "
         "RMSProp (momentum 0.9, clip 10, 10x the paper's learning rates), batch 16 (the NTM on "
         "associative recall and the LSTM-controller NTM on repeat copy as the paper: batch 1, "
-        "Graves's RMSProp), up to 96k-400k "
+        "Graves's RMSProp; on priority sort with a learned memory and an annealed rate, 640k "
+        "sequences), up to 96k-400k "
         "sequences a cell (3 seeds for NTM-LSTM copy, 1 elsewhere), stopping at 0.01 "
         "validation bits per sequence; several CPU-hours",
         lambda data_dir: algorithmic_cells(ALGORITHMIC_PLAN),

@@ -67,11 +67,14 @@ class TrainCommand:
     """With ``resume``: the ``--train.*`` fields given (``RESUME_OVERRIDES``)."""
 
 
-RESUME_OVERRIDES = ("epochs", "max_steps", "max_seconds", "lr", "clip_norm", "clip_value",
-                    "early_stop", "progress", "tensorboard", "threads", "device")
+RESUME_OVERRIDES = ("epochs", "max_steps", "max_seconds", "lr", "lr_schedule", "lr_decay",
+                    "lr_decay_every", "lr_decay_start", "clip_norm", "clip_value", "early_stop",
+                    "progress", "tensorboard", "threads", "device")
 """The ``--train.*`` fields ``--resume`` may change: the schedule and budget (a diverged run goes
-on at a smaller rate; a run stopped by ``max_steps`` goes on with a larger one), clipping, the
-device, and how it shows progress."""
+on at a smaller rate; a plateaued one is annealed, e.g. ``--train.lr-schedule step
+--train.lr-decay-start N`` from its epoch N, which equals a run trained so from the start; a run
+stopped by ``max_steps`` goes on with a larger one), clipping, the device, and how it shows
+progress."""
 
 
 @dataclass(frozen=True)

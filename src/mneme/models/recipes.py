@@ -21,6 +21,21 @@ from typing import Any
 from mneme import registry
 from mneme.config import TrainConfig
 from mneme.models.lm import lm_recipe
+from mneme.models.recipes_algorithmic import (
+    NTM_PAPER_SIZES,
+    NTM_PAPER_TRAINING,
+    NTM_SORT_MODEL,
+    NTM_WEIGHTING_GRAD_CLIP,
+    PAPER_BUDGET_SEQUENCES,
+    PAPER_LR,
+    PAPER_LSTM_SIZES,
+    algorithmic_recipe,
+    dnc_algorithmic,
+    lstm_algorithmic,
+    ntm_algorithmic,
+    paper_training,
+    sort_training,
+)
 from mneme.models.seq2seq import seq2seq_recipe
 
 __all__ = [
@@ -28,6 +43,7 @@ __all__ = [
     "DEFAULT_SOURCE",
     "NTM_PAPER_SIZES",
     "NTM_PAPER_TRAINING",
+    "NTM_SORT_MODEL",
     "NTM_WEIGHTING_GRAD_CLIP",
     "PAPER_BUDGET_SEQUENCES",
     "PAPER_LR",
@@ -38,6 +54,7 @@ __all__ = [
     "paper_training",
     "recipe",
     "recipe_source",
+    "sort_training",
 ]
 
 DEFAULT = TrainConfig(optimizer="adam", lr=1e-3, lr_schedule="constant", clip_norm=1.0,
@@ -152,116 +169,6 @@ def _seq2seq(task: str, model: str, task_config: Any, model_config: Any
     return seq2seq_recipe(task, task_config, model_config)
 
 
-PAPER_LSTM_SIZES: dict[str, int] = {
-    "copy": 256, "repeat-copy": 512, "associative-recall": 256, "priority-sort": 128}
-"""Units per layer of the NTM paper's 3-layer LSTM baseline (Graves et al. 2014, Table 3)."""
-PAPER_BUDGET_SEQUENCES: dict[str, int] = {
-    "copy": 1_000_000, "repeat-copy": 500_000, "associative-recall": 1_000_000,
-    "priority-sort": 1_000_000}
-"""Sequences on the x axis of the paper's learning curves (Figures 3, 7, 10, 18)."""
-PAPER_LR: dict[str, dict[str, float]] = {
-    "ntm": {"copy": 1e-4, "repeat-copy": 1e-4, "associative-recall": 1e-4,
-            "priority-sort": 3e-5},
-    "lstm": {"copy": 3e-5, "repeat-copy": 3e-5, "associative-recall": 1e-4,
-             "priority-sort": 3e-5},
-}
-"""The paper's learning rates at batch size 1 (Tables 1-3; both NTM controllers alike)."""
-NTM_PAPER_SIZES: dict[tuple[str, str], dict[str, Any]] = {
-    ("associative-recall", "feedforward"): {"read_heads": 4, "write_heads": 4,
-                                            "controller_size": 256},
-    ("priority-sort", "feedforward"): {"read_heads": 8, "write_heads": 8,
-                                       "controller_size": 512},
-    ("priority-sort", "lstm"): {"read_heads": 5, "write_heads": 5, "controller_layers": 2},
-}
-"""(task, controller) -> where the paper's NTM differs from ``NTMConfig`` (Tables 1-2)."""
-NTM_WEIGHTING_GRAD_CLIP = 10.0
-"""``NTMConfig.clip_weighting_grad`` of the feed-forward NTM's recipe: the recipe's element clip
-(section 4.6's 10), applied inside the backward pass at every step's w_{t-1}."""
-
-
-def algorithmic_recipe(task_name: str, model_name: str) -> TrainConfig:
-    """Training defaults of ``ntm`` and ``lstm`` on the NTM paper's four tasks.
-
-    The paper (section 4.6): RMSProp with momentum 0.9, every gradient component clipped to
-    (-10, 10), the learning rates of ``PAPER_LR``. Here batches of 16 sequences and 10 times the
-    paper's rates (an average over 16 sequences is a less noisy gradient); an epoch is 100 steps
-    (1600 sequences), the budget the paper's x axis, stopping at 0.01 validation bits per
-    sequence. Measured (one seed, loaded 2-core machine): NTM copy 1-20 at 1e-3 reached 0 bits
-    after 1300 steps; the 3 x 256 LSTM 8.1 bits after 1500 steps at 3e-4 (chance: ~42).
-    """
-    return _section_4_6(task_name, model_name, batch=16, steps=100, optimizer="rmsprop",
-                        lr_scale=10)
-
-
-def _section_4_6(task_name: str, model_name: str, *, batch: int, steps: int, optimizer: str,
-                 lr_scale: float) -> TrainConfig:
-    """The paper's section 4.6 at ``batch``: momentum 0.9, element clipping at 10, ``lr_scale``
-    times ``PAPER_LR``, epochs of ``steps`` up to ``PAPER_BUDGET_SEQUENCES``, early stop at 0.01
-    bits."""
-    paper = PAPER_LR["lstm" if model_name == "lstm" else "ntm"].get(task_name, 1e-4)
-    lr = round(lr_scale * paper, 12)  # 3e-4, not 3.0000000000000003e-4, in config.json
-    epochs = max(1, PAPER_BUDGET_SEQUENCES.get(task_name, 1_000_000) // (batch * steps))
-    return TrainConfig(epochs=epochs, epoch_steps=steps, batch_size=batch, optimizer=optimizer,
-                       lr=lr, momentum=0.9, lr_schedule="constant", clip_norm=None,
-                       clip_value=10.0, early_stop=0.01, eval_batch_size=500)
-
-
-NTM_PAPER_TRAINING: frozenset[tuple[str, str]] = frozenset(
-    {("associative-recall", "feedforward"), ("associative-recall", "lstm"),
-     ("repeat-copy", "lstm")})
-"""(task, controller) pairs the recipe trains exactly as the paper (``paper_training``), where
-it was measured to learn what batch 16 did not, 3 seeds each (``docs/results.md``). Associative
-recall: the feed-forward NTM at batch 16 learned it in no seed (6.68 bits at 400k sequences); at
-batch 1 with PyTorch's RMSProp in one (0.112 bits at 100k updates), another, still improving,
-collapsing to guessing at 143k; at batch 1 with Graves's RMSProp in all three (0.119 / 0.000 /
-0.025 bits within 100k updates). The LSTM controller: 2 of 3 at batch 16 (median 0.074 at 400k
-sequences), all three as the paper (0.000 / 0.023 / 0.000). Repeat copy, LSTM controller: 73.3
-bits at 64k sequences of batch 16, 0.001 / 0.118 / 0.005 as the paper within 33k updates; the
-feed-forward controller as the paper: 77.9 after 100k (one seed), so it is not listed."""
-
-
-def paper_training(task_name: str, model_name: str = "ntm") -> TrainConfig:
-    """The NTM paper's own training (section 4.6): batch 1, the rate of ``PAPER_LR``, Graves's
-    RMSProp (``rmsprop-graves``: centred, decay 0.95) with momentum 0.9, every gradient component
-    clipped to (-10, 10); epochs of 1000 updates up to ``PAPER_BUDGET_SEQUENCES``, stopping at
-    0.01 validation bits per sequence."""
-    return _section_4_6(task_name, model_name, batch=1, steps=1000, optimizer="rmsprop-graves",
-                        lr_scale=1)
-
-
-def _ntm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
-                     ) -> tuple[Any, TrainConfig]:
-    controller = getattr(model_config, "controller", "lstm")
-    sizes = dict(NTM_PAPER_SIZES.get((task, controller), {}))
-    if controller == "feedforward":
-        # its gradient through the sharpening recurrence overflowed float32 on associative
-        # recall (NaN at step 1,843); the LSTM controller's cells, measured without, never did
-        sizes["clip_weighting_grad"] = NTM_WEIGHTING_GRAD_CLIP
-    if sizes:
-        model_config = dataclasses.replace(model_config, **sizes)
-    if (task, controller) in NTM_PAPER_TRAINING:
-        return model_config, paper_training(task, "ntm")
-    return model_config, algorithmic_recipe(task, "ntm")
-
-
-def _lstm_algorithmic(task: str, model: str, task_config: Any, model_config: Any
-                      ) -> tuple[Any, TrainConfig]:
-    if model_config is not None:
-        model_config = dataclasses.replace(
-            model_config, hidden_size=PAPER_LSTM_SIZES.get(task, 256), num_layers=3)
-    return model_config, algorithmic_recipe(task, "lstm")
-
-
-def _dnc_algorithmic(task: str, model: str, task_config: Any, model_config: Any
-                     ) -> tuple[Any, TrainConfig]:
-    # DeepMind's released train.py: RMSProp (no momentum) at 1e-4, batch 16, global norm clip 50;
-    # here 1e-3 (on copy 1-10 at 1e-4 a CPU budget of minutes stays at chance), the NTM rows'
-    # budget and early stop
-    train = dataclasses.replace(algorithmic_recipe(task, "ntm"), lr=1e-3, momentum=0.0,
-                                clip_value=None, clip_norm=50.0)
-    return model_config, train
-
-
 JOULIN_STACK_RNN: dict[str, Any] = {"hidden_size": 40, "num_stacks": 10, "read_top": 2,
                                     "stack_depth": 200, "recurrence": False}
 """The Stack RNN "40+10" of Joulin & Mikolov 2015 (Table 2) as the authors' script runs it
@@ -323,13 +230,14 @@ RECIPES: tuple[Recipe, ...] = (
            "Adam 1e-3 for SGD 1.0 on a CPU)"),
     Recipe("seq2seq", "seq2seq", _seq2seq, "Bahdanau et al. 2015; Sutskever et al. 2014, "
            "section 3.4 (clip 5); Adam 1e-3"),
-    Recipe("algorithmic", "ntm", _ntm_algorithmic, "Graves et al. 2014, section 4.6 and "
+    Recipe("algorithmic", "ntm", ntm_algorithmic, "Graves et al. 2014, section 4.6 and "
            "Tables 1-2 (RMSProp, momentum 0.9, clip 10; lr x10 at batch 16; on associative "
            "recall, and the LSTM controller on repeat copy, the paper's batch 1 and Graves's "
-           "RMSProp)"),
-    Recipe("algorithmic", "lstm", _lstm_algorithmic, "Graves et al. 2014, Table 3 (3-layer "
+           "RMSProp; the LSTM controller on priority sort: a learned initial memory, Graves's "
+           "RMSProp at 1e-3 halved every 50 epochs from epoch 200, ours)"),
+    Recipe("algorithmic", "lstm", lstm_algorithmic, "Graves et al. 2014, Table 3 (3-layer "
            "LSTM; RMSProp, momentum 0.9, clip 10; lr x10 at batch 16)"),
-    Recipe("algorithmic", "dnc", _dnc_algorithmic, "Graves et al. 2016, Methods; DeepMind's "
+    Recipe("algorithmic", "dnc", dnc_algorithmic, "Graves et al. 2016, Methods; DeepMind's "
            "released dnc train.py (RMSProp, batch 16, norm clip 50; lr 1e-3 for 1e-4)"),
     Recipe("counting", "*", _counting, "Joulin & Mikolov 2015, section 4 and the authors' "
            "script_tasks.sh (Stack RNN 40+10, depth 2, recurrence through the stacks; 40 units "

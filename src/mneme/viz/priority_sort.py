@@ -13,7 +13,12 @@ line (the paper's fit) and a Theil-Sen line (robust to the few writes a model du
 rest, e.g. the vectors it will leave out); ``plot_priority_sort`` draws the paper's three panels
 for one sequence and the fit over all of them, and writes the fits as JSON beside the figure.
 
-Legend: B sequences, n input vectors, H write heads, N memory locations.
+A model may sort the other way round: write in input order and read by priority.
+``read_order_fits`` scores the reads whichever way the sort is done: how often a read head's
+strongest slot at output step k holds the k-th ranked vector.
+
+Legend: B sequences, n input vectors, M output vectors, H write heads, R read heads, N memory
+locations.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from torch import Tensor
 
 from mneme.viz.figure import save_figure
 
-__all__ = ["FOCUSED", "TOLERANCE", "WriteFit", "drawn_head", "plot_priority_sort",
-           "write_location_fits"]
+__all__ = ["FOCUSED", "TOLERANCE", "ReadFit", "WriteFit", "drawn_head", "plot_priority_sort",
+           "read_order_fits", "write_location_fits"]
 
 FOCUSED = 0.25
 """The least ``WriteFit.focus`` of a head the figure draws: a quarter of a write's weight on
@@ -65,6 +70,85 @@ class WriteFit:
     robust_slope: float
     robust_intercept: float
     within: float
+
+
+@dataclass(frozen=True)
+class ReadFit:
+    """How often one read head fetches the vector each output step needs.
+
+    Attributes:
+        head: the read head.
+        lag: 0 when output step k's own read is scored; 1 when the read of the step before (its
+            read vector reaches the controller, hence step k's output, a step later), whichever
+            fetches more.
+        fetched: the fraction of output steps whose read's strongest slot is owned by the
+            vector of that rank (the input that wrote to the slot most, any write head); 1 for a
+            head that reads in sorted order, whether the writes or the reads did the sorting.
+        focus: the mean largest weight of a read.
+        writer: the write head that wrote most of the slots this head reads (the one that
+            stored what it fetches); -1 when it reads only slots no input wrote.
+    """
+
+    head: int
+    lag: int
+    fetched: float
+    focus: float
+    writer: int
+
+
+def _heads(weightings: Tensor) -> Tensor:
+    """``weightings`` with a head axis: ``(B, T, N)`` -> ``(B, T, 1, N)``."""
+    return weightings if weightings.dim() == 4 else weightings.unsqueeze(2)
+
+
+def read_order_fits(priorities: Tensor, write_weightings: Tensor,
+                    read_weightings: Tensor) -> list[ReadFit]:
+    """Score each read head's reads during the output against the sorted order.
+
+    A slot is owned by the input vector that wrote to it most strongly (erasures are not
+    traced, so a slot written twice belongs to its stronger write); a slot no input wrote to
+    with more than a uniform weighting's 1/N is owned by none.
+
+    Args:
+        priorities: ``(B, n)`` each input vector's priority.
+        write_weightings: ``(B, n, H, N)`` or ``(B, n, N)``, the writes at the input steps.
+        read_weightings: ``(B, M + 1, R, N)`` or ``(B, M + 1, N)``, the reads at the delimiter
+            step and the M output steps.
+
+    Returns:
+        One ``ReadFit`` per read head, in head order.
+
+    Raises:
+        ValueError: the shapes disagree.
+    """
+    writes, reads = _heads(write_weightings.detach()), _heads(read_weightings.detach())
+    b, n = priorities.shape
+    outputs = reads.shape[1] - 1
+    if writes.shape[:2] != (b, n) or reads.shape[0] != b or not 0 < outputs <= n or (
+            reads.shape[-1] != writes.shape[-1]):
+        raise ValueError(f"write_weightings {tuple(write_weightings.shape)} and read_weightings "
+                         f"{tuple(read_weightings.shape)} must be (B, n, H, N) and "
+                         f"(B, M + 1, R, N), M <= n, for priorities {tuple(priorities.shape)}")
+    strongest, by_head = writes.max(2)  # (B, n, N): each input's strongest write to each slot
+    owner = strongest.argmax(1)  # (B, N): the input that wrote to each slot most
+    owner_head = by_head.gather(1, owner[:, None]).squeeze(1)  # (B, N): with which write head
+    unwritten = strongest.amax(1) <= 1.0 / writes.shape[-1]  # no more than a uniform share
+    owner[unwritten], owner_head[unwritten] = -1, -1
+    ranked = priorities.argsort(dim=1, descending=True)[:, :outputs]  # (B, M)
+    fits = []
+    for head in range(reads.shape[2]):
+        scores = []
+        for lag in (0, 1):
+            slots = reads[:, 1 - lag:reads.shape[1] - lag, head].argmax(-1)  # (B, M)
+            scores.append(float((owner.gather(1, slots) == ranked).double().mean()))
+        lag = int(scores[1] > scores[0])
+        focus = float(reads[:, 1:, head].max(-1).values.double().mean())
+        slots = reads[:, 1 - lag:reads.shape[1] - lag, head].argmax(-1)
+        writers = owner_head.gather(1, slots)
+        writers = writers[writers >= 0]
+        writer = int(torch.bincount(writers).argmax()) if writers.numel() else -1
+        fits.append(ReadFit(head, lag, scores[lag], focus, writer))
+    return fits
 
 
 def _theil_sen(x: Tensor, y: Tensor, limit: int = 2000) -> tuple[float, float]:
@@ -148,14 +232,17 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
                        title: str = "") -> list[Path]:
     """Draw the paper's Figure 17 for ``model`` on ``task``'s test set and write the fits.
 
-    Top, for the first test sequence and the write head whose locations the priorities explain
-    best (highest R^2 over the vectors the task outputs, among the heads with ``focus`` at least
-    ``FOCUSED`` when there are any): the write locations its Theil-Sen line predicts, the
-    observed write weighting over the input steps, and the most focused read head's weighting
-    over the output steps. Bottom: location against priority for every write of ``sequences``
-    test sequences (the vectors left out of the output in grey), with both lines.
-    ``path`` with ``.json`` gets every head's ``WriteFit`` over all writes (``fits``, as the
-    paper fits) and over the output vectors' (``fits_output``).
+    Top, for the first test sequence: over the output steps the weighting of the read head that
+    most often fetches the right vector (``read_order_fits``), and for the write head that
+    stored what it fetches (``ReadFit.writer``; for a model that traces no reads, or reads only
+    unwritten slots, ``drawn_head`` of the fits over the vectors the task outputs) the write
+    locations its Theil-Sen line predicts and its observed write weighting over the input
+    steps. Bottom:
+    location against priority for every write of ``sequences`` test sequences (the vectors left
+    out of the output in grey), with both lines. ``path`` with ``.json`` gets every head's
+    ``WriteFit`` over all writes (``fits``, as the paper fits) and over the output vectors'
+    (``fits_output``), every read head's ``ReadFit`` (``reads``), and the heads drawn
+    (``drawn``).
 
     Returns:
         The written paths (PNG and JSON); none when the model traces no write weightings.
@@ -173,14 +260,22 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     writes = getattr(trace, "write_weightings", None)
     if writes is None:
         return []
-    writes = (writes if writes.dim() == 4 else writes.unsqueeze(2))[:, :n].detach().cpu()
+    writes = _heads(writes)[:, :n].detach().cpu()
     priorities = inputs[:, :n, task.config.width].cpu()
     output = torch.zeros(priorities.shape, dtype=torch.bool)
     top = priorities.argsort(dim=1, descending=True)[:, :task.config.num_outputs]
     output.scatter_(1, top, True)  # the vectors the task outputs
     fits = write_location_fits(priorities, writes)
     fits_output = write_location_fits(priorities, writes, output)
-    best = drawn_head(fits_output)
+    reads = getattr(trace, "read_weightings", None)
+    read_fits: list[ReadFit] = []
+    if reads is not None:
+        reads = _heads(reads)[:, n:].detach().cpu()
+        read_fits = read_order_fits(priorities, writes, reads)
+        reader = max(read_fits, key=lambda f: (f.fetched, f.focus))
+    # the head that stored what the best reader fetches; without reads, the best placing head
+    best = fits_output[reader.writer] if read_fits and reader.writer >= 0 else drawn_head(
+        fits_output)
     locations, _ = _locations(writes[:, :, best.head].double())
 
     fig, axes = plt.subplots(2, 3, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
@@ -190,15 +285,14 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     spots = (best.robust_slope * priorities[0] + best.robust_intercept).round().long()
     spots = spots.clamp(0, slots - 1)
     predicted[spots, torch.arange(n)] = 1.0
-    reads = getattr(trace, "read_weightings", None)
     images = [(axes[0, 0], predicted, "write locations the Theil-Sen line predicts",
                "input step"),
               (axes[0, 1], observed, f"write weighting, head {best.head}", "input step")]
-    if reads is not None:
-        after = (reads if reads.dim() == 4 else reads.unsqueeze(2))[0, n + 1:].detach().cpu()
-        head = int(after.max(-1).values.mean(0).argmax())
-        images.append((axes[0, 2], torch.roll(after[:, head], -best.cut, dims=-1).T.float(),
-                       f"read weighting, head {head}", "output step"))
+    if read_fits:
+        after = reads[0, 1:, reader.head]
+        images.append((axes[0, 2], torch.roll(after, -best.cut, dims=-1).T.float(),
+                       f"read weighting, head {reader.head}: {100 * reader.fetched:.0f}% of "
+                       "reads fetch the right vector", "output step"))
     else:
         axes[0, 2].axis("off")
     used = torch.cat([image for _, image, _, _ in images], 1)
@@ -241,6 +335,9 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     summary = path.with_suffix(".json")
     summary.write_text(json.dumps({"sequences": int(priorities.shape[0]),
                                    "fits": [asdict(f) for f in fits],
-                                   "fits_output": [asdict(f) for f in fits_output]},
+                                   "fits_output": [asdict(f) for f in fits_output],
+                                   "reads": [asdict(f) for f in read_fits],
+                                   "drawn": {"write_head": best.head,
+                                             "read_head": reader.head if read_fits else None}},
                                   indent=2) + "\n")
     return [*written, summary]
