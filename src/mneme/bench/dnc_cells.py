@@ -85,7 +85,7 @@ DNC_SUITES: dict[str, Suite] = {
         "associative recall (and the feed-forward NTM on recall), of the NTM on repeat copy and "
         "priority sort, 1 on the rest, up to 96k sequences a cell (400k on associative recall, "
         "64k on repeat copy and priority sort; the NTMs as the paper 100k, the NTM on priority "
-        "sort its recipe's 640k), stopping at 0.01 validation bits; about eight hours on 2 "
+        "sort its recipe's 640k), stopping at 0.01 validation bits; about seven hours on 2 "
         "cores",
         lambda data_dir: dnc_cells(),
         report="algorithmic",

@@ -37,7 +37,7 @@ __all__ = ["FOCUSED", "TOLERANCE", "ReadFit", "WriteFit", "drawn_head", "plot_pr
            "read_order_fits", "write_location_fits"]
 
 FOCUSED = 0.25
-"""The least ``WriteFit.focus`` of a head the figure draws: a quarter of a write's weight on
+"""The least ``WriteFit.focus`` of a head ``drawn_head`` picks: a quarter of a write's weight on
 one slot (an unfocused head's mean location moves little whatever its weighting does)."""
 TOLERANCE = 2.0
 """Slots from the Theil-Sen line within which a write counts as on it (``WriteFit.within``)."""
@@ -137,14 +137,11 @@ def read_order_fits(priorities: Tensor, write_weightings: Tensor,
     ranked = priorities.argsort(dim=1, descending=True)[:, :outputs]  # (B, M)
     fits = []
     for head in range(reads.shape[2]):
-        scores = []
-        for lag in (0, 1):
-            slots = reads[:, 1 - lag:reads.shape[1] - lag, head].argmax(-1)  # (B, M)
-            scores.append(float((owner.gather(1, slots) == ranked).double().mean()))
-        lag = int(scores[1] > scores[0])
+        read = [reads[:, 1 - lag:reads.shape[1] - lag, head].argmax(-1) for lag in (0, 1)]
+        scores = [float((owner.gather(1, slots) == ranked).double().mean()) for slots in read]
+        lag = int(scores[1] > scores[0])  # read slots (B, M) of each lag, the better one
         focus = float(reads[:, 1:, head].max(-1).values.double().mean())
-        slots = reads[:, 1 - lag:reads.shape[1] - lag, head].argmax(-1)
-        writers = owner_head.gather(1, slots)
+        writers = owner_head.gather(1, read[lag])
         writers = writers[writers >= 0]
         writer = int(torch.bincount(writers).argmax()) if writers.numel() else -1
         fits.append(ReadFit(head, lag, scores[lag], focus, writer))
@@ -237,12 +234,11 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     stored what it fetches (``ReadFit.writer``; for a model that traces no reads, or reads only
     unwritten slots, ``drawn_head`` of the fits over the vectors the task outputs) the write
     locations its Theil-Sen line predicts and its observed write weighting over the input
-    steps. Bottom:
-    location against priority for every write of ``sequences`` test sequences (the vectors left
-    out of the output in grey), with both lines. ``path`` with ``.json`` gets every head's
-    ``WriteFit`` over all writes (``fits``, as the paper fits) and over the output vectors'
-    (``fits_output``), every read head's ``ReadFit`` (``reads``), and the heads drawn
-    (``drawn``).
+    steps. Bottom: location against priority for every write of ``sequences`` test sequences
+    (the vectors left out of the output in grey), with both lines. ``path`` with ``.json``
+    gets every head's ``WriteFit`` over all writes (``fits``, as the paper fits) and over the
+    output vectors' (``fits_output``), every read head's ``ReadFit`` (``reads``), and the heads
+    drawn (``drawn``).
 
     Returns:
         The written paths (PNG and JSON); none when the model traces no write weightings.
