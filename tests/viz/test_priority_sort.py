@@ -13,9 +13,11 @@ from mneme import registry
 from mneme.models.build import build_model, composed_config
 from mneme.viz.priority_sort import (
     FOCUSED,
+    GapErrors,
     ReadFit,
     WriteFit,
     drawn_head,
+    errors_by_gap,
     plot_priority_sort,
     read_order_fits,
     write_location_fits,
@@ -127,6 +129,22 @@ def test_reads_are_scored_against_the_sorted_order_whoever_sorts() -> None:
         read_order_fits(priorities, writes, torch.cat([reads, reads], 1))
 
 
+def test_errors_are_binned_by_the_gap_to_the_nearest_other_priority() -> None:
+    """Priorities 0.9, 0.5, 0.503, -0.2: output order 0.9, 0.503, 0.5 (the top 3), whose
+    nearest others are 0.4, 0.003 and 0.003 away; 1, 3 and 4 wrong bits."""
+    priorities = torch.tensor([[0.9, 0.5, 0.503, -0.2]])
+    wrong = torch.tensor([[1.0, 3.0, 4.0]])
+    rows = errors_by_gap(priorities, wrong, edges=(0.0, 0.005, 0.5, 2.0))
+    assert [(r.low, r.high, r.vectors) for r in rows] == [(0.0, 0.005, 2), (0.005, 0.5, 1),
+                                                          (0.5, 2.0, 0)]
+    assert rows[0].wrong_bits == pytest.approx(3.5) and rows[0].share == pytest.approx(7 / 8)
+    assert rows[1] == GapErrors(0.005, 0.5, 1, 1.0, 1 / 8)
+    assert rows[2] == GapErrors(0.5, 2.0, 0, 0.0, 0.0)
+    assert all(r.share == 0.0 for r in errors_by_gap(priorities, torch.zeros(1, 3)))
+    with pytest.raises(ValueError, match="M <= n"):
+        errors_by_gap(priorities, torch.zeros(1, 5))
+
+
 def test_bad_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="must be"):
         write_location_fits(torch.zeros(2, 5), torch.zeros(2, 4, 1, N))
@@ -152,6 +170,8 @@ def test_the_figure_and_fits_of_an_ntm_and_nothing_for_an_lstm(tmp_path: Path) -
     # the drawn write head is the one that stored what the read head fetches
     assert stored["reads"][0]["writer"] == 1
     assert stored["drawn"] == {"write_head": 1, "read_head": 0}
+    # over the whole test set: every one of its 8 x 4 output vectors in one bin
+    assert sum(g["vectors"] for g in stored["errors_by_gap"]) == 8 * 4
     from mneme.viz.ntm import plot_algorithmic_run  # what ``mneme plot`` draws for the task
 
     drawn = plot_algorithmic_run(task, ntm, tmp_path / "plots", examples=1, title="ntm")
