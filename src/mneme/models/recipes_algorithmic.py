@@ -124,8 +124,9 @@ def sort_training() -> TrainConfig:
     runs to 1M); stopping at 0.01 validation bits per sequence. At the constant rate the
     validation bits still swung between 6 and 20 from one epoch to the next after 200 epochs;
     the halvings took the 3 seeds from 9.65 / 7.62 / 7.67 test bits at epoch 200 to 5.81 /
-    0.96 / 4.37 at 400 (median 4.37; the 3 x 128 LSTM trained the same way 28.9). The paper's
-    training (batch 1, 3e-5) had 24.1 bits after 341k updates."""
+    0.96 / 4.37 at 400 (median 4.37; seeds 3 and 4 from the start: 5.02 / 6.19; the 3 x 128
+    LSTM trained the same way 28.9). The paper's training (batch 1, 3e-5) had 24.1 bits after
+    341k updates."""
     return dataclasses.replace(
         _section_4_6("priority-sort", "ntm", batch=16, steps=100, optimizer="rmsprop-graves",
                      lr_scale=1), lr=1e-3, epochs=400, lr_schedule="step", lr_decay=0.5,
