@@ -26,6 +26,7 @@ from mneme.tasks.algorithmic import (
     repeat_copy_batch,
     repeat_normalisation,
 )
+from mneme.tasks.algorithmic_base import wrong_bits
 from mneme.tasks.base import Batch, GeneratedTask, ModelOutput, reduce_metrics
 
 
@@ -200,6 +201,9 @@ def test_metrics_count_bits_exactly_on_hand_made_logits():
     logits[1, 4, 1] = 9.0  # padding: does not count
     out = task.metrics(ModelOutput(logits), batch)
     assert out["count"] == 2 and out["bits"] == 4 and out["error"] == 1
+    per_step = wrong_bits(logits, batch.targets)  # every step, masked or not
+    assert (per_step[0, 3], per_step[0, 4], per_step[1, 0], per_step[1, 4]) == (1, 3, 3, 1)
+    assert int(per_step.sum()) == 8
     assert out["bit_error"] == pytest.approx(4 / 6 + 0 / 3)
     # cross-entropy in bits: 4 wrong at margin 3, 5 right at margin 3, over 9 masked bits
     wrong, right = math.log1p(math.exp(3.0)), math.log1p(math.exp(-3.0))

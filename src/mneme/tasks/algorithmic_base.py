@@ -25,9 +25,17 @@ from mneme.types import Batch, ModelOutput, TaskInfo
 
 __all__ = [
     "AlgorithmicSpec",
+    "wrong_bits",
 ]
 
 _LN2 = math.log(2.0)
+
+
+def wrong_bits(logits: Tensor, targets: Tensor) -> Tensor:
+    """Wrong bits of each step, ``(B, T)``: the sigmoid of ``logits`` ``(B, T, D_out)``
+    thresholded at 0.5 against the 0/1 ``targets`` of the same shape (the NTM paper's bits,
+    Graves et al. 2014, section 4)."""
+    return ((logits > 0) != (targets > 0.5)).sum(-1)
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,7 @@ class _Algorithmic:
                              f"{tuple(targets.shape)} (B, T, D_out)")
         ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(-1)
         ce = (ce * mask).sum(1)
-        wrong = (((logits > 0) != (targets > 0.5)) & mask[..., None]).sum((1, 2))
+        wrong = (wrong_bits(logits, targets) * mask).sum(1)
         return ce, wrong, mask.sum(1) * targets.shape[-1]
 
     def loss(self, output: ModelOutput, batch: Batch) -> Tensor:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from mneme.tasks.algorithmic_base import wrong_bits
 from mneme.viz.figure import save_figure
 from mneme.viz.priority_sort_fits import (
     FOCUSED,
@@ -28,9 +29,9 @@ from mneme.viz.priority_sort_fits import (
     WriteFit,
     drawn_head,
     errors_by_gap,
-    heads,
     mean_locations,
     read_order_fits,
+    with_head_axis,
     write_location_fits,
 )
 
@@ -45,7 +46,7 @@ def _test_errors(task: Any, model: Any) -> list[GapErrors]:
     with torch.no_grad():
         for batch in task.eval_batches("test", 500):
             logits = model(batch.inputs).logits[:, n + 1:]
-            wrong.append(((logits > 0) != (batch.targets[:, n + 1:] > 0.5)).sum(-1).cpu())
+            wrong.append(wrong_bits(logits, batch.targets[:, n + 1:]).cpu())
             priorities.append(batch.inputs[:, :n, width].cpu())
     return errors_by_gap(torch.cat(priorities), torch.cat(wrong))
 
@@ -81,7 +82,7 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     writes = getattr(trace, "write_weightings", None)
     if writes is None:
         return []
-    writes = heads(writes)[:, :n].detach().cpu()
+    writes = with_head_axis(writes)[:, :n].detach().cpu()
     priorities = inputs[:, :n, task.config.width].cpu()
     output = torch.zeros(priorities.shape, dtype=torch.bool)
     top = priorities.argsort(dim=1, descending=True)[:, :task.config.num_outputs]
@@ -91,7 +92,7 @@ def plot_priority_sort(task: Any, model: Any, path: Path, *, sequences: int = 10
     reads = getattr(trace, "read_weightings", None)
     read_fits: list[ReadFit] = []
     if reads is not None:
-        reads = heads(reads)[:, n:].detach().cpu()
+        reads = with_head_axis(reads)[:, n:].detach().cpu()
         read_fits = read_order_fits(priorities, writes, reads)
         reader = max(read_fits, key=lambda f: (f.fetched, f.focus))
     # the head that stored what the best reader fetches; without reads, the best placing head

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["FOCUSED", "GAP_EDGES", "TOLERANCE", "GapErrors", "ReadFit", "WriteFit", "drawn_head",
-           "errors_by_gap", "heads", "mean_locations", "read_order_fits",
+           "errors_by_gap", "mean_locations", "read_order_fits", "with_head_axis",
            "write_location_fits"]
 
 FOCUSED = 0.25
@@ -88,7 +88,7 @@ class ReadFit:
     writer: int
 
 
-def heads(weightings: Tensor) -> Tensor:
+def with_head_axis(weightings: Tensor) -> Tensor:
     """``weightings`` with a head axis: ``(B, T, N)`` -> ``(B, T, 1, N)``."""
     return weightings if weightings.dim() == 4 else weightings.unsqueeze(2)
 
@@ -113,7 +113,8 @@ def read_order_fits(priorities: Tensor, write_weightings: Tensor,
     Raises:
         ValueError: the shapes disagree.
     """
-    writes, reads = heads(write_weightings.detach()), heads(read_weightings.detach())
+    writes = with_head_axis(write_weightings.detach())
+    reads = with_head_axis(read_weightings.detach())
     b, n = priorities.shape
     outputs = reads.shape[1] - 1
     if writes.shape[:2] != (b, n) or reads.shape[0] != b or not 0 < outputs <= n or (
